@@ -1,0 +1,29 @@
+# Two commands: `make demo` runs the flagship case, `make test` runs the test suite.
+# Each creates .venv and installs fe2 with everything it needs from PyPI.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+OUT := output
+
+.PHONY: demo test bench meshes clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) cases/fiber_composite.py --out $(OUT)/fiber_composite
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) bench/cell_periodic.py
+
+meshes: $(VENV)/.installed
+	$(PY) meshes/make_meshes.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,58 @@
+"""Bounds on the effective tensor: Voigt, Reuss, Hashin-Shtrikman.
+
+For any cell and boundary condition: Reuss <= SUBC <= periodic <= KUBC <= Voigt (Loewner order,
+Huet's hierarchy). Hashin-Shtrikman bounds hold for statistically isotropic mixtures of isotropic
+phases (Walpole's form with the extreme phase moduli as reference, so any number of phases).
+"""
+
+import numpy as np
+
+from .materials import Conductor, Isotropic
+
+
+def voigt(cell):
+    """Arithmetic mean <C>."""
+    return cell.average(cell.tangent)
+
+
+def reuss(cell):
+    """Harmonic mean <C^-1>^-1."""
+    return np.linalg.inv(cell.average(np.linalg.inv(cell.tangent)))
+
+
+def isotropic_tensor(dim, bulk, shear):
+    """Mandel stiffness with bulk modulus k (2D plane strain: lambda + mu; 3D: lambda + 2 mu/3) and shear mu."""
+    n = dim * (dim + 1) // 2
+    J = np.zeros((n, n))
+    J[:dim, :dim] = 1.0 / dim
+    return dim * bulk * J + 2 * shear * (np.eye(n) - J)
+
+
+def hashin_shtrikman(cell):
+    """(lower, upper) Hashin-Shtrikman tensors for a cell of isotropic phases."""
+    laws = [cell.materials[name] for name in cell.phases]
+    f = np.array([cell.fractions[name] for name in cell.phases])
+    d = cell.dim
+    if all(isinstance(law, Conductor) and law.k.ndim == 0 for law in laws):
+        k = np.array([float(law.k) for law in laws])
+
+        def bound(k0):
+            return (1 / np.sum(f / (k + (d - 1) * k0)) - (d - 1) * k0) * np.eye(d)
+
+        return bound(k.min()), bound(k.max())
+    if all(isinstance(law, Isotropic) for law in laws):
+        mu = np.array([law.mu for law in laws])
+        k = np.array([law.lam + 2 * law.mu / d for law in laws])
+
+        def bound(k0, mu0):
+            a = 2 * (d - 1) * mu0 / d
+            if d == 2:
+                zeta = mu0 * k0 / (k0 + 2 * mu0)
+            else:
+                zeta = mu0 * (9 * k0 + 8 * mu0) / (6 * (k0 + 2 * mu0))
+            bulk = 1 / np.sum(f / (k + a)) - a
+            shear = 1 / np.sum(f / (mu + zeta)) - zeta
+            return isotropic_tensor(d, bulk, shear)
+
+        return bound(k.min(), mu.min()), bound(k.max(), mu.max())
+    raise ValueError("Hashin-Shtrikman bounds need isotropic phases (Isotropic, or Conductor with scalar k)")

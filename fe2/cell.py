@@ -1,0 +1,192 @@
+"""A microstructure cell: mesh, one law per named phase, and the element data reused by every solve.
+
+The basis is evaluated once. The strain operator B and the quadrature weights are kept, so that the
+element stiffness K_e = sum_q w_q B_q^T C_q B_q for new material values is a batched product, and
+assembling into the space of a boundary condition is a re-indexing of the element DOFs.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from skfem import Basis
+
+from .lattice import Lattice
+from .physics import Conduction, Elasticity, dof_components
+
+PHYSICS = {"conduction": Conduction, "elasticity": Elasticity}
+
+
+class Cell:
+    """A cell (RVE) made of the phases of ``mesh``.
+
+    Parameters
+    ----------
+    mesh : skfem.Mesh with named ``subdomains`` (the phases); triangles, quads, tets or hexes.
+    materials : dict phase name -> law (:mod:`fe2.materials`), or one law for a homogeneous cell.
+        The laws decide the physics: all elastic, or all conductors.
+    order : 1 or 2, the Lagrange element order (P2 uses the same, straight-sided mesh).
+    lattice : :class:`fe2.lattice.Lattice` or array of lattice vectors (rows); default the mesh's
+        bounding box. The mesh must fill its lattice cell.
+    intorder : quadrature order; default exact for the stiffness of piecewise-constant materials.
+    """
+
+    def __init__(self, mesh, materials, *, order=1, lattice=None, intorder=None):
+        self.mesh = mesh
+        self.dim = mesh.dim()
+        self.phases, self.phase = _phases(mesh, materials)
+        self.materials = materials if isinstance(materials, dict) else {self.phases[0]: materials}
+        kinds = {getattr(law, "physics", None) for law in self.materials.values()}
+        if len(kinds) != 1 or None in kinds:
+            raise ValueError(f"materials must be all elastic or all conductors, got {self.materials}")
+        self.physics = PHYSICS[kinds.pop()](self.dim)
+        self.order = order
+
+        element = self.physics.element(mesh, order)
+        if intorder is None:  # exact for B^T C B with C constant per element
+            simplex = mesh.elem.__name__.endswith("P1")
+            intorder = max(2 * (order - 1), 1) if simplex else 2 * order
+        self.basis = Basis(mesh, element, intorder=intorder)
+        self.dofs = self.basis.element_dofs.T.copy()            # (nel, nloc)
+        self.doflocs = self.basis.doflocs                        # (dim, ndofs)
+        self.components = dof_components(self.basis, self.physics.ncomp)
+        self.ndofs = self.basis.N
+        self.B = self.physics.strain_operator(self.basis)       # (nel, nqp, n, nloc)
+        self.dx = np.asarray(self.basis.dx)                      # (nel, nqp)
+
+        self.volume = float(self.dx.sum())
+        if lattice is None:
+            lattice = Lattice.box(mesh.p)
+        self.lattice = lattice if isinstance(lattice, Lattice) else Lattice(lattice, origin=mesh.p.min(axis=1))
+        if abs(self.volume - self.lattice.volume) > 1e-8 * self.lattice.volume:
+            raise ValueError(
+                f"the mesh volume {self.volume:.12g} differs from its lattice cell volume "
+                f"{self.lattice.volume:.12g}; give the lattice vectors of the cell (and mesh voids as a phase)"
+            )
+        origin = self.lattice.origin + 0.5 * self.lattice.vectors.sum(axis=0)
+        self.affine = self.physics.affine(self.doflocs, self.components, origin)  # (ndofs, n)
+        self.rigid_modes = self.physics.rigid_modes(self.doflocs, self.components, origin)
+        self.set_tangent(self.phase_tangents())
+
+    # --- materials ------------------------------------------------------------------------
+    def phase_tangents(self):
+        """Per-element tangent (nel, n, n) from the phase laws."""
+        table = np.stack([self.materials[name].tensor(self.dim) for name in self.phases])
+        return table[self.phase]
+
+    def set_tangent(self, tangent):
+        """Use ``tangent`` (nel, n, n) or (nel, nqp, n, n) and recompute the element matrices."""
+        tangent = np.asarray(tangent, dtype=float)
+        if tangent.ndim == 3:
+            tangent = tangent[:, None]
+        self.tangent = np.broadcast_to(tangent, self.dx.shape + tangent.shape[-2:])
+        CB = np.einsum("eqkl,eqla->eqka", self.tangent, self.B)
+        self.element_matrices = np.einsum("eqkb,eqka->eab", self.B * self.dx[:, :, None, None], CB)
+
+    @property
+    def fractions(self):
+        """Volume fraction of each phase."""
+        volume = np.bincount(self.phase, weights=self.dx.sum(axis=1), minlength=len(self.phases))
+        return dict(zip(self.phases, volume / self.volume))
+
+    # --- fields ---------------------------------------------------------------------------
+    def strain(self, u):
+        """Generalized strain at the quadrature points, (nel, nqp, n), of the DOF vector u."""
+        return np.einsum("eqka,ea->eqk", self.B, u[self.dofs])
+
+    def stress(self, u):
+        """Generalized stress C eps at the quadrature points, (nel, nqp, n)."""
+        return np.einsum("eqkl,eql->eqk", self.tangent, self.strain(u))
+
+    def average(self, field):
+        """Volume average over the cell of a quadrature-point field (nel, nqp, ...)."""
+        return np.einsum("eq,eq...->...", self.dx, field) / self.volume
+
+    def check_strain(self, strain):
+        """A macro strain as a Mandel vector (or gradient); accepts a symmetric dim x dim tensor."""
+        strain = np.asarray(strain, dtype=float)
+        n = self.physics.size
+        if strain.shape == (self.dim, self.dim) and self.physics.name == "elasticity":
+            if not np.allclose(strain, strain.T):
+                raise ValueError(f"the macro strain tensor must be symmetric, got {strain.tolist()}")
+            from .notation import to_mandel
+            strain = to_mandel(strain)
+        if strain.shape != (n,):
+            what = "Mandel vector (" + ", ".join(self.physics.labels) + ")"
+            raise ValueError(f"macro {'gradient' if n == self.dim and self.physics.name == 'conduction' else 'strain'} "
+                             f"must be a {what} of shape ({n},) for {self.dim}D {self.physics.name}, got shape {strain.shape}")
+        if not np.all(np.isfinite(strain)):
+            raise ValueError(f"macro strain is not finite: {strain.tolist()}")
+        return strain
+
+    # --- assembly in the space of a boundary condition --------------------------------------
+    def assemble(self, dof_map, n):
+        """Stiffness T^T K T for the DOF map of a constraint (full DOF -> reduced index, -1 = fixed)."""
+        rows = dof_map[self.dofs]
+        I = np.broadcast_to(rows[:, :, None], self.element_matrices.shape)
+        J = np.broadcast_to(rows[:, None, :], self.element_matrices.shape)
+        keep = (I >= 0) & (J >= 0)
+        K = sp.csr_matrix((self.element_matrices[keep], (I[keep], J[keep])), shape=(n, n))
+        K.sum_duplicates()
+        return K
+
+    def apply(self, X, dof_map=None, n=None):
+        """K X for DOF vectors X (ndofs, m), element by element; restricted by ``dof_map`` if given."""
+        KX = np.einsum("eab,ebm->eam", self.element_matrices, X[self.dofs])
+        rows = self.dofs if dof_map is None else dof_map[self.dofs]
+        n = self.ndofs if dof_map is None else n
+        return _scatter(rows, KX, n)
+
+    def load(self, dof_map, n):
+        """A^T restricted by dof_map: column k is the nodal force of a unit uniform stress e_k,
+        f = integral B^T e_k dx = integral N (e_k n) ds."""
+        Ae = np.einsum("eq,eqka->eak", self.dx, self.B)
+        return _scatter(dof_map[self.dofs], Ae, n)
+
+    def homogenize(self, bc):
+        """Effective tensor and load cases under ``bc``; see :func:`fe2.homogenize.homogenize`."""
+        from .homogenize import homogenize
+        return homogenize(self, bc)
+
+    def __repr__(self):
+        fractions = ", ".join(f"{k}: {v:.3f}" for k, v in self.fractions.items())
+        return (f"Cell({self.dim}D {self.physics.name}, P{self.order}, {self.mesh.t.shape[1]} elements, "
+                f"{self.ndofs} dofs, phases {{{fractions}}})")
+
+
+def _scatter(rows, values, n):
+    """Sum element contributions values (nel, nloc, m) into an (n, m) array at rows >= 0."""
+    keep = rows >= 0
+    r, v = rows[keep], values[keep]
+    return np.stack([np.bincount(r, weights=v[:, m], minlength=n) for m in range(v.shape[1])], axis=1)
+
+
+def _phases(mesh, materials):
+    """Phase names and the phase index of every element, checked against the materials."""
+    nel = mesh.t.shape[1]
+    subdomains = {k: np.asarray(v) for k, v in (mesh.subdomains or {}).items() if not k.startswith("gmsh:")}
+    if not isinstance(materials, dict):
+        if subdomains and len(subdomains) > 1:
+            raise ValueError(f"the mesh has phases {sorted(subdomains)}; give a dict of materials, one per phase")
+        name = next(iter(subdomains), "all")
+        return [name], np.zeros(nel, dtype=int)
+    if not materials:
+        raise ValueError("no materials given")
+    if not subdomains:
+        raise ValueError(f"the mesh has no named subdomains, so phases {sorted(materials)} cannot be placed")
+    unknown = sorted(set(materials) - set(subdomains))
+    if unknown:
+        raise ValueError(f"unknown phase name(s) {unknown}: the mesh has phases {sorted(subdomains)}")
+    missing = sorted(set(subdomains) - set(materials))
+    if missing:
+        raise ValueError(f"phase(s) {missing} of the mesh have no material; materials were given for {sorted(materials)}")
+    names = list(materials)
+    phase = np.full(nel, -1)
+    for index, name in enumerate(names):
+        elements = subdomains[name]
+        if elements.size == 0:
+            raise ValueError(f"phase {name!r} is empty: the mesh has no element in it")
+        if np.any(phase[elements] >= 0):
+            raise ValueError(f"phase {name!r} overlaps phase {names[phase[elements].max()]!r}")
+        phase[elements] = index
+    if np.any(phase < 0):
+        raise ValueError(f"{np.sum(phase < 0)} elements belong to no phase (first: element {np.argmax(phase < 0)})")
+    return names, phase

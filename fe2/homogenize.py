@@ -1,0 +1,166 @@
+"""Homogenization of a cell: effective tensor, load cases, Hill-Mandel check, comparison of conditions.
+
+Convention: the effective tensor maps the averaged strain (Mandel vector, see :mod:`fe2.notation`)
+to the averaged stress, <sigma> = C <eps>; for conduction it maps <grad T> to <K grad T> = -<q>.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import bounds
+from .boundary import CONDITIONS, Kubc, Periodic, Subc
+from .io import write_vtu
+from .notation import mandel_to_voigt
+
+
+def bind(cell, bc):
+    """The condition ``bc`` bound to ``cell``: factorized once, cached on the cell."""
+    if isinstance(bc, str):
+        try:
+            bc = CONDITIONS[bc.lower()]()
+        except KeyError:
+            raise ValueError(f"unknown boundary condition {bc!r}; use one of {sorted(CONDITIONS)}") from None
+    cache = cell.__dict__.setdefault("_bound", {})
+    if bc not in cache:
+        cache[bc] = bc.bind(bc, cell)
+    return cache[bc]
+
+
+def hill_mandel(cell, u):
+    """Relative Hill-Mandel residual |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>| of the field u."""
+    eps, sig = cell.strain(u), cell.stress(u)
+    micro = cell.average(np.einsum("eqk,eqk->eq", sig, eps))
+    macro = cell.average(sig) @ cell.average(eps)
+    return abs(micro - macro) / abs(macro)
+
+
+def response(cell, strain, bc):
+    """FE² entry point: averaged stress and consistent tangent for the macro strain under bc.
+
+    The stress is the volume average of the solved micro field; the tangent is the condensed
+    (Schur-complement) tangent of the bound condition, not an average of micro tangents.
+    """
+    bound = bind(cell, bc)
+    u = bound.field(strain)
+    return cell.average(cell.stress(u)), bound.tangent()
+
+
+def tangent(cell, bc):
+    """Effective (consistent) tangent of the cell under bc."""
+    return bind(cell, bc).tangent()
+
+
+@dataclass
+class LoadCase:
+    """One unit macro strain: the averaged strain and stress of its field and the Hill-Mandel residual."""
+
+    label: str
+    strain: np.ndarray
+    stress: np.ndarray
+    hill_mandel: float
+    field: np.ndarray = field(repr=False)
+
+
+@dataclass
+class Homogenization:
+    """Effective tensor of a cell under one boundary condition."""
+
+    cell: object = field(repr=False)
+    bc: str
+    tensor: np.ndarray
+    cases: list
+
+    @property
+    def symmetry_error(self):
+        """|C - C^T| / |C| (Frobenius)."""
+        return np.linalg.norm(self.tensor - self.tensor.T) / np.linalg.norm(self.tensor)
+
+    @property
+    def eigenvalues(self):
+        return np.linalg.eigvalsh(0.5 * (self.tensor + self.tensor.T))
+
+    @property
+    def positive_definite(self):
+        return bool(self.eigenvalues.min() > 0)
+
+    @property
+    def hill_mandel(self):
+        """Worst Hill-Mandel residual over the load cases."""
+        return max(case.hill_mandel for case in self.cases)
+
+    def voigt(self):
+        """The tensor in engineering Voigt notation (stiffness acting on 2 eps_xy)."""
+        if self.cell.physics.name == "conduction":
+            return self.tensor
+        return mandel_to_voigt(self.tensor)
+
+    def write_vtu(self, folder, prefix=""):
+        """Write the field of every load case to ``folder/{prefix}{bc}_{label}.vtu``."""
+        return [write_vtu(self.cell, Path(folder) / f"{prefix}{self.bc}_{case.label}.vtu", case.field, case.strain)
+                for case in self.cases]
+
+    def __str__(self):
+        lines = [f"{self.bc}: effective tensor (Mandel, rows/cols {', '.join(self.cell.physics.labels)})"]
+        lines += ["  " + " ".join(f"{v:12.6g}" for v in row) for row in self.tensor]
+        lines.append(f"  symmetry error {self.symmetry_error:.1e}, eigenvalues {np.array2string(self.eigenvalues, precision=5)}, "
+                     f"worst Hill-Mandel residual {self.hill_mandel:.1e}")
+        return "\n".join(lines)
+
+
+def homogenize(cell, bc=Periodic()):
+    """Solve the unit load cases of ``cell`` under ``bc`` ("periodic", "kubc", "subc" or an instance)."""
+    bound = bind(cell, bc)
+    fields = bound.unit_fields()
+    cases = []
+    for label, u in zip(cell.physics.labels, fields.T):
+        cases.append(LoadCase(label, cell.average(cell.strain(u)), cell.average(cell.stress(u)), hill_mandel(cell, u), u))
+    return Homogenization(cell, bound.condition.name, bound.tangent(), cases)
+
+
+@dataclass
+class Comparison:
+    """The three conditions on one cell, with the bounds and Huet's ordering SUBC <= periodic <= KUBC."""
+
+    results: dict
+    bounds: dict
+
+    def gaps(self):
+        """Smallest eigenvalue of each difference that must be positive semi-definite, largest last."""
+        chain = [("reuss", self.bounds["reuss"]), ("subc", self.results["subc"].tensor),
+                 ("periodic", self.results["periodic"].tensor), ("kubc", self.results["kubc"].tensor),
+                 ("voigt", self.bounds["voigt"])]
+        out = {}
+        for (lo, A), (hi, B) in zip(chain, chain[1:]):
+            diff = B - A
+            out[f"{hi} - {lo}"] = np.linalg.eigvalsh(0.5 * (diff + diff.T))
+        return out
+
+    @property
+    def ordered(self):
+        """True when reuss <= subc <= periodic <= kubc <= voigt, to round-off."""
+        scale = np.linalg.norm(self.bounds["voigt"])
+        return all(eig.min() >= -1e-10 * scale for eig in self.gaps().values())
+
+    def __str__(self):
+        lines = [str(result) for result in self.results.values()]
+        lines.append("ordering (eigenvalues of the differences; all >= 0 when ordered):")
+        for name, eig in self.gaps().items():
+            lines.append(f"  {name:18s} min {eig.min():12.5g}  max {eig.max():12.5g}")
+        for name in ("hs_lower", "hs_upper"):
+            if name in self.bounds:
+                lines.append(f"  {name}: eigenvalues {np.array2string(np.linalg.eigvalsh(self.bounds[name]), precision=5)}")
+        lines.append(f"  reuss <= subc <= periodic <= kubc <= voigt: {'holds' if self.ordered else 'VIOLATED'}")
+        return "\n".join(lines)
+
+
+def compare(cell):
+    """Homogenize under SUBC, periodic and KUBC, with the Voigt, Reuss and (if defined) HS bounds."""
+    results = {bc.name: homogenize(cell, bc) for bc in (Subc(), Periodic(), Kubc())}
+    found = {"voigt": bounds.voigt(cell), "reuss": bounds.reuss(cell)}
+    try:
+        found["hs_lower"], found["hs_upper"] = bounds.hashin_shtrikman(cell)
+    except ValueError:
+        pass
+    return Comparison(results, found)

@@ -1,0 +1,103 @@
+"""Cell geometry by lattice vectors, and the periodic pairing of degrees of freedom.
+
+A cell is the parallelepiped {origin + s @ vectors : s in [0, 1]^dim}; ``vectors`` holds one lattice
+vector per row, so a rectangle of sides (a, b) is ``diag(a, b)`` and a hexagonal cell is
+``[[a, 0], [a/2, a*sqrt(3)/2]]``.
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+class PeriodicityError(ValueError):
+    """Opposite boundaries of a cell do not match under its lattice vectors."""
+
+
+class Lattice:
+    """Lattice vectors (rows of ``vectors``) and the origin of one cell."""
+
+    def __init__(self, vectors, origin=None):
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=float))
+        dim = vectors.shape[0]
+        if vectors.shape != (dim, dim) or dim not in (2, 3):
+            raise ValueError(f"lattice vectors must be a 2x2 or 3x3 array (one vector per row), got shape {vectors.shape}")
+        if not np.all(np.isfinite(vectors)) or abs(np.linalg.det(vectors)) <= 1e-14 * np.abs(vectors).max() ** dim:
+            raise ValueError(f"lattice vectors are degenerate or not finite: {vectors.tolist()}")
+        self.vectors = vectors
+        self.origin = np.zeros(dim) if origin is None else np.asarray(origin, dtype=float)
+        self.dim = dim
+
+    @classmethod
+    def box(cls, points):
+        """The axis-aligned box bounding ``points`` (shape (dim, n))."""
+        lo, hi = points.min(axis=1), points.max(axis=1)
+        return cls(np.diag(hi - lo), origin=lo)
+
+    @property
+    def volume(self):
+        return abs(np.linalg.det(self.vectors))
+
+    @property
+    def diameter(self):
+        return np.linalg.norm(self.vectors.sum(axis=0))
+
+    def fractional(self, points):
+        """Coordinates s of ``points`` (dim, n) in the lattice basis: x = origin + s @ vectors; shape (n, dim)."""
+        return np.linalg.solve(self.vectors.T, points - self.origin[:, None]).T
+
+    def on_boundary(self, points, tol):
+        """Boolean mask of the points (dim, n) lying on the cell boundary within distance ``tol``."""
+        s = self.fractional(points)
+        tol_s = tol / np.linalg.norm(self.vectors, axis=1)
+        return np.any((np.abs(s) < tol_s) | (np.abs(s - 1) < tol_s), axis=1)
+
+    def periodic_masters(self, points, groups, tol):
+        """For each point, the index of the point it is identified with under periodicity.
+
+        Points on a "plus" face (fractional coordinate 1) are mapped through -vectors[k] onto their
+        partner on the "minus" face (coordinate 0); corners and edges wrap in one step. Only points
+        of the same group (the field component) are paired. Raises PeriodicityError, naming the
+        worst point and its distance, unless every boundary point has a partner within ``tol``.
+        """
+        points = np.asarray(points, dtype=float)
+        n = points.shape[1]
+        s = self.fractional(points)
+        tol_s = tol / np.linalg.norm(self.vectors, axis=1)
+        plus = np.abs(s - 1) < tol_s
+        minus = np.abs(s) < tol_s
+        # pair only within a group: lift the group index into an extra coordinate far apart
+        lift = 10 * self.diameter * np.asarray(groups, dtype=float)[:, None]
+        tree = cKDTree(np.hstack([points.T, lift]))
+
+        def partners(which, shift):
+            query = np.hstack([points[:, which].T + shift, lift[which]])
+            return tree.query(query)
+
+        worst = (0.0, None, None)
+        for k in range(self.dim):
+            for side, sign in ((plus, -1), (minus, +1)):
+                which = np.flatnonzero(side[:, k])
+                if which.size == 0:
+                    continue
+                distance, _ = partners(which, sign * self.vectors[k])
+                i = np.argmax(distance)
+                if distance[i] > worst[0]:
+                    worst = (distance[i], which[i], k)
+        if plus.any() != minus.any() or not plus.any():
+            raise PeriodicityError("the mesh has no nodes on opposite faces of its lattice cell; check the lattice vectors")
+        if worst[0] > tol:
+            distance, i, k = worst
+            raise PeriodicityError(
+                f"opposite boundaries do not match under lattice vector {k} {self.vectors[k].tolist()}: "
+                f"node {i} at {np.round(points[:, i], 12).tolist()} has no partner; the nearest is "
+                f"{distance:.3e} away (tolerance {tol:.1e}). Mesh the cell with matching opposite "
+                "boundaries (gmsh: setPeriodic) or give the right lattice vectors."
+            )
+
+        master = np.arange(n)
+        slave = np.flatnonzero(plus.any(axis=1))
+        shift = -(plus[slave].astype(float) @ self.vectors)
+        _, master[slave] = partners(slave, shift)
+        if np.any(plus[master[slave]].any(axis=1)):
+            raise PeriodicityError("periodic pairing did not close: a wrapped node still lies on a plus face")
+        return master

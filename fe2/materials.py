@@ -1,0 +1,159 @@
+"""Linear material laws of the micro phases.
+
+Every law gives its tangent in the notation of :mod:`fe2.notation` through ``tensor(dim)`` and
+answers the material-point interface shared with RVE-backed laws::
+
+    stress, tangent, new_state = law.response(strain, state)
+
+vectorized over points: ``strain`` has shape (npoints, n). Linear laws carry no state.
+Elastic tensors are Mandel matrices; 2D is plane strain (the (xx, yy, xy) block of the 3D tensor).
+Conductivity K maps the temperature gradient g to the generalized stress K g = -q (q: heat flux).
+"""
+
+import numpy as np
+
+from . import notation
+
+
+def _finite(name, value):
+    value = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+class _Linear:
+    """A law whose stress is ``tensor(dim) @ strain`` for every point."""
+
+    physics = None
+
+    def tensor(self, dim):
+        raise NotImplementedError
+
+    def response(self, strain, state=None):
+        strain = np.atleast_2d(np.asarray(strain, dtype=float))
+        n = strain.shape[-1]
+        dim = {"conduction": n, "elasticity": {3: 2, 6: 3}.get(n)}[self.physics]
+        if dim not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: a strain of length {n} is neither 2D nor 3D")
+        C = self.tensor(dim)
+        return strain @ C.T, np.broadcast_to(C, strain.shape[:-1] + C.shape), state
+
+
+class Isotropic(_Linear):
+    """Isotropic linear elasticity from Young's modulus E and Poisson's ratio nu.
+
+    sigma = lambda tr(eps) I + 2 mu eps. Use :meth:`from_lame` for (lambda, mu).
+    Raises ValueError unless E > 0 and -1 < nu < 1/2.
+    """
+
+    physics = "elasticity"
+
+    def __init__(self, E, nu):
+        E = float(_finite("Young's modulus E", E))
+        nu = float(_finite("Poisson's ratio nu", nu))
+        if E <= 0:
+            raise ValueError(f"Young's modulus E must be positive, got E={E}")
+        if not -1.0 < nu < 0.5:
+            raise ValueError(f"Poisson's ratio must satisfy -1 < nu < 0.5, got nu={nu}")
+        self.E, self.nu = E, nu
+        self.mu = E / (2 * (1 + nu))
+        self.lam = E * nu / ((1 + nu) * (1 - 2 * nu))
+
+    @classmethod
+    def from_lame(cls, lam, mu):
+        """Isotropic law from the Lamé constants; needs mu > 0 and bulk lam + 2 mu / 3 > 0."""
+        lam = float(_finite("Lamé lambda", lam))
+        mu = float(_finite("shear modulus mu", mu))
+        if mu <= 0:
+            raise ValueError(f"shear modulus mu must be positive, got mu={mu}")
+        if lam + 2 * mu / 3 <= 0:
+            raise ValueError(f"bulk modulus lam + 2 mu/3 must be positive, got lam={lam}, mu={mu}")
+        return cls(E=mu * (3 * lam + 2 * mu) / (lam + mu), nu=lam / (2 * (lam + mu)))
+
+    @property
+    def bulk(self):
+        """3D bulk modulus K = lambda + 2 mu / 3."""
+        return self.lam + 2 * self.mu / 3
+
+    @property
+    def plane_strain_bulk(self):
+        """2D (plane-strain) bulk modulus k = lambda + mu."""
+        return self.lam + self.mu
+
+    def tensor(self, dim):
+        n = notation.size(dim)
+        C = 2 * self.mu * np.eye(n)
+        C[:dim, :dim] += self.lam
+        return C
+
+    def __repr__(self):
+        return f"Isotropic(E={self.E:g}, nu={self.nu:g})"
+
+
+class Anisotropic(_Linear):
+    """General linear elastic law from a symmetric positive-definite stiffness matrix.
+
+    ``stiffness`` is 6x6 (3D; the 2D plane-strain tangent is its (xx, yy, xy) block) or 3x3
+    (used as the 2D tangent directly), in Mandel notation, or in engineering Voigt notation
+    with ``convention="voigt"``.
+    """
+
+    physics = "elasticity"
+
+    def __init__(self, stiffness, convention="mandel"):
+        C = _finite("stiffness", stiffness)
+        if C.shape not in ((3, 3), (6, 6)):
+            raise ValueError(f"stiffness must be 3x3 (2D) or 6x6 (3D), got shape {C.shape}")
+        if convention == "voigt":
+            C = notation.voigt_to_mandel(C)
+        elif convention != "mandel":
+            raise ValueError(f"convention must be 'mandel' or 'voigt', got {convention!r}")
+        _check_spd("stiffness", C)
+        self.C = C
+
+    def tensor(self, dim):
+        if self.C.shape[0] == notation.size(dim):
+            return self.C
+        if dim == 2:
+            keep = [0, 1, 5]
+            return self.C[np.ix_(keep, keep)]
+        raise ValueError("a 2D (3x3) stiffness cannot be used in a 3D cell")
+
+    def __repr__(self):
+        return f"Anisotropic({self.C.shape[0]}x{self.C.shape[0]} Mandel)"
+
+
+class Conductor(_Linear):
+    """Linear heat conduction q = -K grad(T); K a positive scalar or an SPD dim x dim matrix."""
+
+    physics = "conduction"
+
+    def __init__(self, k):
+        k = _finite("conductivity k", k)
+        if k.ndim == 0:
+            if k <= 0:
+                raise ValueError(f"conductivity k must be positive, got k={float(k)}")
+        elif k.shape in ((2, 2), (3, 3)):
+            _check_spd("conductivity k", k)
+        else:
+            raise ValueError(f"conductivity k must be a scalar or a 2x2/3x3 matrix, got shape {k.shape}")
+        self.k = k
+
+    def tensor(self, dim):
+        if self.k.ndim == 0:
+            return float(self.k) * np.eye(dim)
+        if self.k.shape != (dim, dim):
+            raise ValueError(f"a {self.k.shape[0]}D conductivity cannot be used in a {dim}D cell")
+        return self.k
+
+    def __repr__(self):
+        return f"Conductor(k={self.k.tolist()})"
+
+
+def _check_spd(name, matrix):
+    if not np.allclose(matrix, matrix.T, rtol=1e-12, atol=1e-12 * np.abs(matrix).max()):
+        raise ValueError(f"{name} must be symmetric")
+    lowest = np.linalg.eigvalsh(matrix).min()
+    if lowest <= 0:
+        raise ValueError(f"{name} must be positive definite, smallest eigenvalue is {lowest:g}")

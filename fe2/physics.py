@@ -1,0 +1,113 @@
+"""The two physics of a cell: scalar conduction and small-strain elasticity.
+
+Each turns scikit-fem basis data into the operators the homogenization needs:
+
+* ``strain_operator``: B with shape (n_elements, n_quadrature, n, n_local), so that the
+  generalized strain at a quadrature point is B @ u_element (temperature gradient, or the strain
+  as a Mandel vector, see :mod:`fe2.notation`);
+* ``affine``: D with shape (n_dofs, n), the nodal values of the affine field x -> E x for each unit
+  macro gradient E (exact for the Lagrange elements used here);
+* ``rigid_modes``: the fields of zero strain (constants; translations and infinitesimal rotations).
+"""
+
+import numpy as np
+from skfem import (
+    ElementHex1, ElementHex2, ElementQuad1, ElementQuad2, ElementTetP1, ElementTetP2,
+    ElementTriP1, ElementTriP2, ElementVector,
+)
+
+from . import notation
+
+# mesh geometry element -> (P1, P2) Lagrange elements on that mesh
+LAGRANGE = {
+    ElementTriP1: (ElementTriP1, ElementTriP2),
+    ElementQuad1: (ElementQuad1, ElementQuad2),
+    ElementTetP1: (ElementTetP1, ElementTetP2),
+    ElementHex1: (ElementHex1, ElementHex2),
+}
+
+
+def lagrange(mesh, order):
+    """The scalar Lagrange element of ``order`` (1 or 2) on ``mesh``."""
+    if order not in (1, 2):
+        raise ValueError(f"element order must be 1 or 2, got {order}")
+    try:
+        return LAGRANGE[mesh.elem][order - 1]()
+    except KeyError:
+        raise ValueError(f"unsupported mesh type {type(mesh).__name__}; use triangles, quads, tets or hexes") from None
+
+
+def dof_components(basis, ncomp):
+    """Field component carried by each DOF of ``basis`` (0 for scalar fields)."""
+    comp = np.zeros(basis.N, dtype=int)
+    if ncomp > 1:
+        for name in ("nodal_dofs", "facet_dofs", "edge_dofs", "interior_dofs"):
+            dofs = getattr(basis, name, None)
+            if dofs is not None and dofs.size:
+                comp[dofs] = (np.arange(dofs.shape[0]) % ncomp)[:, None]
+    return comp
+
+
+class Conduction:
+    """Steady heat conduction: generalized strain g = grad T, stress K g = -q."""
+
+    name = "conduction"
+
+    def __init__(self, dim):
+        self.dim = dim
+        self.size = dim
+        self.labels = ("x", "y", "z")[:dim]
+        self.ncomp = 1
+
+    def element(self, mesh, order):
+        return lagrange(mesh, order)
+
+    def strain_operator(self, basis):
+        grads = np.stack([phi.grad for (phi,) in basis.basis])  # (nloc, dim, nel, nqp)
+        return grads.transpose(2, 3, 1, 0)
+
+    def affine(self, doflocs, comp, origin):
+        return (doflocs - origin[:, None]).T
+
+    def rigid_modes(self, doflocs, comp, origin):
+        return np.ones((doflocs.shape[1], 1))
+
+
+class Elasticity:
+    """Small-strain elasticity (plane strain in 2D); strain and stress as Mandel vectors."""
+
+    name = "elasticity"
+
+    def __init__(self, dim):
+        self.dim = dim
+        self.size = notation.size(dim)
+        self.labels = notation.LABELS[dim]
+        self.ncomp = dim
+
+    def element(self, mesh, order):
+        return ElementVector(lagrange(mesh, order))
+
+    def strain_operator(self, basis):
+        grads = np.stack([phi.grad for (phi,) in basis.basis])  # (nloc, dim, dim, nel, nqp)
+        w = notation.weights(self.dim)
+        B = np.stack([w[k] * 0.5 * (grads[:, i, j] + grads[:, j, i])
+                      for k, (i, j) in enumerate(notation.PAIRS[self.dim])])  # (n, nloc, nel, nqp)
+        return B.transpose(2, 3, 0, 1)
+
+    def affine(self, doflocs, comp, origin):
+        x = doflocs - origin[:, None]
+        units = notation.from_mandel(np.eye(self.size))  # (n, dim, dim)
+        # u_c(x) = sum_d E[c, d] x_d, evaluated for the component carried by each DOF
+        return np.einsum("knd,dn->nk", units[:, comp, :], x)
+
+    def rigid_modes(self, doflocs, comp, origin):
+        x = doflocs - origin[:, None]
+        n = comp.size
+        modes = [(comp == c).astype(float) for c in range(self.dim)]
+        for i, j in ((0, 1),) if self.dim == 2 else ((1, 2), (0, 2), (0, 1)):
+            # rotation in the (i, j) plane: u_i = -x_j, u_j = x_i
+            r = np.zeros(n)
+            r[comp == i] = -x[j, comp == i]
+            r[comp == j] = x[i, comp == j]
+            modes.append(r)
+        return np.stack(modes, axis=1)
