@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from skfem import Basis
 
 from .lattice import Lattice
-from .physics import Conduction, Elasticity, dof_components
+from .physics import Conduction, Elasticity, lagrange
 
 PHYSICS = {"conduction": Conduction, "elasticity": Elasticity}
 
@@ -40,17 +40,20 @@ class Cell:
         self.physics = PHYSICS[kinds.pop()](self.dim)
         self.order = order
 
-        element = self.physics.element(mesh, order)
         if intorder is None:  # exact for B^T C B with C constant per element
             simplex = mesh.elem.__name__.endswith("P1")
             intorder = max(2 * (order - 1), 1) if simplex else 2 * order
-        self.basis = Basis(mesh, element, intorder=intorder)
-        self.dofs = self.basis.element_dofs.T.copy()            # (nel, nloc)
-        self.doflocs = self.basis.doflocs                        # (dim, ndofs)
-        self.components = dof_components(self.basis, self.physics.ncomp)
-        self.ndofs = self.basis.N
-        self.B = self.physics.strain_operator(self.basis)       # (nel, nqp, n, nloc)
-        self.dx = np.asarray(self.basis.dx)                      # (nel, nqp)
+        # scalar Lagrange basis; vector DOFs interleaved as scalar DOF * ncomp + component
+        self.basis = Basis(mesh, lagrange(mesh, order), intorder=intorder)
+        ncomp = self.physics.ncomp
+        self.dofs = (self.basis.element_dofs.T[:, :, None] * ncomp + np.arange(ncomp)).reshape(mesh.t.shape[1], -1)
+        self.doflocs = np.repeat(self.basis.doflocs, ncomp, axis=1)          # (dim, ndofs)
+        self.components = np.tile(np.arange(ncomp), self.basis.N)
+        self.vertex_dofs = self.basis.nodal_dofs[0][:, None] * ncomp + np.arange(ncomp)  # (nvertices, ncomp)
+        self.ndofs = self.basis.N * ncomp
+        grads = np.stack([phi.grad for (phi,) in self.basis.basis])          # (nloc, dim, nel, nqp)
+        self.B = self.physics.strain_operator(grads)                          # (nel, nqp, n, nloc)
+        self.dx = np.asarray(self.basis.dx)                                   # (nel, nqp)
 
         self.volume = float(self.dx.sum())
         if lattice is None:
@@ -75,11 +78,10 @@ class Cell:
     def set_tangent(self, tangent):
         """Use ``tangent`` (nel, n, n) or (nel, nqp, n, n) and recompute the element matrices."""
         tangent = np.asarray(tangent, dtype=float)
-        if tangent.ndim == 3:
-            tangent = tangent[:, None]
-        self.tangent = np.broadcast_to(tangent, self.dx.shape + tangent.shape[-2:])
-        CB = np.einsum("eqkl,eqla->eqka", self.tangent, self.B)
-        self.element_matrices = np.einsum("eqkb,eqka->eab", self.B * self.dx[:, :, None, None], CB)
+        self.tangent = tangent[:, None] if tangent.ndim == 3 else tangent  # (nel, 1 or nqp, n, n)
+        Ke = np.swapaxes(self.B, -1, -2) @ (self.tangent @ self.B)           # (nel, nqp, nloc, nloc)
+        Ke *= self.dx[:, :, None, None]
+        self.element_matrices = Ke[:, 0] if Ke.shape[1] == 1 else Ke.sum(axis=1)
 
     @property
     def fractions(self):
@@ -90,15 +92,16 @@ class Cell:
     # --- fields ---------------------------------------------------------------------------
     def strain(self, u):
         """Generalized strain at the quadrature points, (nel, nqp, n), of the DOF vector u."""
-        return np.einsum("eqka,ea->eqk", self.B, u[self.dofs])
+        return (self.B @ u[self.dofs][:, None, :, None])[..., 0]
 
     def stress(self, u):
         """Generalized stress C eps at the quadrature points, (nel, nqp, n)."""
-        return np.einsum("eqkl,eql->eqk", self.tangent, self.strain(u))
+        return (self.tangent @ self.strain(u)[..., None])[..., 0]
 
     def average(self, field):
         """Volume average over the cell of a quadrature-point field (nel, nqp, ...)."""
-        return np.einsum("eq,eq...->...", self.dx, field) / self.volume
+        field = np.broadcast_to(field, self.dx.shape + np.shape(field)[2:])
+        return np.tensordot(self.dx, field, axes=([0, 1], [0, 1])) / self.volume
 
     def check_strain(self, strain):
         """A macro strain as a Mandel vector (or gradient); accepts a symmetric dim x dim tensor."""
@@ -119,18 +122,19 @@ class Cell:
 
     # --- assembly in the space of a boundary condition --------------------------------------
     def assemble(self, dof_map, n):
-        """Stiffness T^T K T for the DOF map of a constraint (full DOF -> reduced index, -1 = fixed)."""
+        """Upper triangle (CSR) of the stiffness T^T K T for the DOF map of a constraint
+        (full DOF -> reduced index, -1 = fixed); the matrix is symmetric."""
         rows = dof_map[self.dofs]
         I = np.broadcast_to(rows[:, :, None], self.element_matrices.shape)
         J = np.broadcast_to(rows[:, None, :], self.element_matrices.shape)
-        keep = (I >= 0) & (J >= 0)
+        keep = (I >= 0) & (I <= J)
         K = sp.csr_matrix((self.element_matrices[keep], (I[keep], J[keep])), shape=(n, n))
         K.sum_duplicates()
         return K
 
     def apply(self, X, dof_map=None, n=None):
         """K X for DOF vectors X (ndofs, m), element by element; restricted by ``dof_map`` if given."""
-        KX = np.einsum("eab,ebm->eam", self.element_matrices, X[self.dofs])
+        KX = self.element_matrices @ X[self.dofs]
         rows = self.dofs if dof_map is None else dof_map[self.dofs]
         n = self.ndofs if dof_map is None else n
         return _scatter(rows, KX, n)
@@ -138,7 +142,7 @@ class Cell:
     def load(self, dof_map, n):
         """A^T restricted by dof_map: column k is the nodal force of a unit uniform stress e_k,
         f = integral B^T e_k dx = integral N (e_k n) ds."""
-        Ae = np.einsum("eq,eqka->eak", self.dx, self.B)
+        Ae = np.swapaxes((self.B * self.dx[:, :, None, None]).sum(axis=1), 1, 2)
         return _scatter(dof_map[self.dofs], Ae, n)
 
     def homogenize(self, bc):

@@ -29,12 +29,12 @@ def _pad_tensor(tensors):
 
 def cell_fields(cell, u, macro_strain=None):
     """Point and cell data of the field u (DOF vector) on ``cell``, named for ParaView."""
-    nodal = u[cell.basis.nodal_dofs[: cell.physics.ncomp]].T          # (nvertices, ncomp)
+    nodal = u[cell.vertex_dofs]                                        # (nvertices, ncomp)
     volume = cell.dx.sum(axis=1)[:, None]
     strain = np.einsum("eq,eqk->ek", cell.dx, cell.strain(u)) / volume
     stress = np.einsum("eq,eqk->ek", cell.dx, cell.stress(u)) / volume
     point, cells = {}, {"phase": cell.phase.astype(np.int32)}
-    fluct = None if macro_strain is None else nodal - cell.affine[cell.basis.nodal_dofs[: cell.physics.ncomp]].T @ macro_strain
+    fluct = None if macro_strain is None else nodal - cell.affine[cell.vertex_dofs] @ macro_strain
     if cell.physics.name == "elasticity":
         point["displacement"] = _pad(nodal)
         if fluct is not None:

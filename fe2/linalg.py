@@ -1,30 +1,66 @@
-"""Sparse direct factorization of symmetric positive-definite cell matrices.
+"""Sparse direct factorization of the symmetric positive-definite cell matrices.
 
 One factorization per matrix, reused for every right-hand side (load cases, macro steps).
+The backend is MKL Pardiso (through pypardiso) in its real-SPD mode (mtype 2) on the upper
+triangle; it was the fastest of the solvers installable from PyPI wheels here (docs/solvers.md).
+SciPy's SuperLU is the fallback where MKL is not available.
 """
+
+import os
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+try:
+    import pypardiso
+except ImportError:  # pragma: no cover - platforms without MKL wheels
+    pypardiso = None
+
+
+def _pardiso(A):
+    solver = pypardiso.PyPardisoSolver(mtype=2)
+    # pypardiso searches the file system for libmkl_rt on every construction; remember it
+    os.environ.setdefault("PYPARDISO_MKL_RT", solver.libmkl._name)
+    solver.factorize(A)
+    return solver
+
 
 class Factorization:
-    """Factorize the SPD matrix ``A`` once; ``solve(B)`` for vectors or blocks of columns."""
+    """Factorize the SPD matrix given by its upper triangle ``upper`` (CSR); ``solve(b)`` for a
+    vector or a block of columns."""
 
-    def __init__(self, A):
-        A = sp.csc_matrix(A)
-        self.n = A.shape[0]
-        self._lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A")
+    def __init__(self, upper, backend=None):
+        upper = sp.csr_matrix(upper)
+        upper.sort_indices()
+        self.n = upper.shape[0]
+        self.backend = backend or ("pardiso" if pypardiso is not None else "superlu")
+        if self.n == 0:
+            raise ValueError("the cell problem has no free degree of freedom")
+        if self.backend == "pardiso":
+            self._upper = upper
+            self._solver = _pardiso(upper)
+            weakref.finalize(self, self._solver.free_memory, True)
+        elif self.backend == "superlu":
+            full = upper + sp.triu(upper, k=1).T
+            self._lu = spla.splu(sp.csc_matrix(full))
+        else:
+            raise ValueError(f"unknown solver backend {backend!r}; use 'pardiso' or 'superlu'")
 
     def solve(self, b):
         b = np.asarray(b, dtype=float)
         if b.shape[0] != self.n:
             raise ValueError(f"right-hand side has {b.shape[0]} rows, the matrix {self.n}")
-        x = self._lu.solve(b)
+        if self.backend == "pardiso":
+            x = self._solver.solve(self._upper, b)
+        else:
+            x = self._lu.solve(b)
         if not np.all(np.isfinite(x)):
-            raise FloatingPointError("the solution of the cell problem is not finite (singular or ill-posed cell matrix)")
+            raise FloatingPointError("the cell problem gave a non-finite solution (singular or ill-posed cell matrix)")
         return x
 
 
-def factorize(A):
-    return Factorization(A)
+def factorize(upper):
+    """Factorization of the SPD matrix whose upper triangle is ``upper``."""
+    return Factorization(upper)

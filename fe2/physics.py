@@ -4,17 +4,15 @@ Each turns scikit-fem basis data into the operators the homogenization needs:
 
 * ``strain_operator``: B with shape (n_elements, n_quadrature, n, n_local), so that the
   generalized strain at a quadrature point is B @ u_element (temperature gradient, or the strain
-  as a Mandel vector, see :mod:`fe2.notation`);
+  as a Mandel vector, see :mod:`fe2.notation`). It is built from the gradients of the scalar
+  Lagrange basis; vector DOFs are interleaved: local (and global) index = scalar index * dim + component;
 * ``affine``: D with shape (n_dofs, n), the nodal values of the affine field x -> E x for each unit
   macro gradient E (exact for the Lagrange elements used here);
 * ``rigid_modes``: the fields of zero strain (constants; translations and infinitesimal rotations).
 """
 
 import numpy as np
-from skfem import (
-    ElementHex1, ElementHex2, ElementQuad1, ElementQuad2, ElementTetP1, ElementTetP2,
-    ElementTriP1, ElementTriP2, ElementVector,
-)
+from skfem import ElementHex1, ElementHex2, ElementQuad1, ElementQuad2, ElementTetP1, ElementTetP2, ElementTriP1, ElementTriP2
 
 from . import notation
 
@@ -37,17 +35,6 @@ def lagrange(mesh, order):
         raise ValueError(f"unsupported mesh type {type(mesh).__name__}; use triangles, quads, tets or hexes") from None
 
 
-def dof_components(basis, ncomp):
-    """Field component carried by each DOF of ``basis`` (0 for scalar fields)."""
-    comp = np.zeros(basis.N, dtype=int)
-    if ncomp > 1:
-        for name in ("nodal_dofs", "facet_dofs", "edge_dofs", "interior_dofs"):
-            dofs = getattr(basis, name, None)
-            if dofs is not None and dofs.size:
-                comp[dofs] = (np.arange(dofs.shape[0]) % ncomp)[:, None]
-    return comp
-
-
 class Conduction:
     """Steady heat conduction: generalized strain g = grad T, stress K g = -q."""
 
@@ -59,12 +46,9 @@ class Conduction:
         self.labels = ("x", "y", "z")[:dim]
         self.ncomp = 1
 
-    def element(self, mesh, order):
-        return lagrange(mesh, order)
-
-    def strain_operator(self, basis):
-        grads = np.stack([phi.grad for (phi,) in basis.basis])  # (nloc, dim, nel, nqp)
-        return grads.transpose(2, 3, 1, 0)
+    def strain_operator(self, grads):
+        """grads: scalar basis gradients (nloc, dim, nel, nqp) -> B (nel, nqp, dim, nloc)."""
+        return np.ascontiguousarray(grads.transpose(2, 3, 1, 0))
 
     def affine(self, doflocs, comp, origin):
         return (doflocs - origin[:, None]).T
@@ -84,15 +68,19 @@ class Elasticity:
         self.labels = notation.LABELS[dim]
         self.ncomp = dim
 
-    def element(self, mesh, order):
-        return ElementVector(lagrange(mesh, order))
+    def strain_operator(self, grads):
+        """grads: scalar basis gradients (nloc, dim, nel, nqp) -> B (nel, nqp, n, nloc * dim).
 
-    def strain_operator(self, basis):
-        grads = np.stack([phi.grad for (phi,) in basis.basis])  # (nloc, dim, dim, nel, nqp)
-        w = notation.weights(self.dim)
-        B = np.stack([w[k] * 0.5 * (grads[:, i, j] + grads[:, j, i])
-                      for k, (i, j) in enumerate(notation.PAIRS[self.dim])])  # (n, nloc, nel, nqp)
-        return B.transpose(2, 3, 0, 1)
+        The DOF (a, c) carries u = phi_a e_c, whose strain is sym(e_c (x) grad phi_a):
+        eps_ij = (delta_ic d_j phi_a + delta_jc d_i phi_a) / 2, Mandel-scaled.
+        """
+        nloc, dim, nel, nqp = grads.shape
+        B = np.zeros((self.size, nloc, dim, nel, nqp))          # filled in contiguous blocks
+        w = notation.weights(dim)
+        for k, (i, j) in enumerate(notation.PAIRS[dim]):
+            B[k, :, i] += 0.5 * w[k] * grads[:, j]
+            B[k, :, j] += 0.5 * w[k] * grads[:, i]
+        return B.transpose(3, 4, 0, 1, 2).reshape(nel, nqp, self.size, nloc * dim)
 
     def affine(self, doflocs, comp, origin):
         x = doflocs - origin[:, None]

@@ -1,0 +1,181 @@
+"""Homogenization against theory: laminates, identical phases, Hill-Mandel, Huet's ordering, bounds,
+finite-difference tangents."""
+
+import numpy as np
+import pytest
+
+import fe2
+from fe2.analytic import laminate_conductivity, laminate_stiffness
+
+from conftest import SOFT, STIFF, materials, structured
+
+BCS = [fe2.Periodic(), fe2.Kubc(), fe2.Subc()]
+
+
+# --- laminates: the periodic solution is exact for P1 -------------------------------------------
+@pytest.mark.parametrize("normal", [0, 1])
+def test_laminate_conductivity_2d(normal):
+    mesh = fe2.geometry.laminate(0.3, h=0.1, normal=normal)
+    cell = fe2.Cell(mesh, {"a": fe2.Conductor(1.0), "b": fe2.Conductor(10.0)})
+    K = fe2.homogenize(cell, "periodic").tensor
+    harmonic = 1 / (0.3 / 1.0 + 0.7 / 10.0)
+    arithmetic = 0.3 * 1.0 + 0.7 * 10.0
+    along = 1 - normal
+    assert K[normal, normal] == pytest.approx(harmonic, rel=1e-10)
+    assert K[along, along] == pytest.approx(arithmetic, rel=1e-10)
+    assert abs(K[0, 1]) < 1e-10
+
+
+def test_laminate_conductivity_3d_anisotropic_phases():
+    mesh = structured(3, 4, a=lambda x: x[2] < 0.5, b=lambda x: x[2] >= 0.5)
+    Ka = np.array([[2.0, 0.5, 0.1], [0.5, 1.0, 0.2], [0.1, 0.2, 3.0]])
+    Kb = np.diag([10.0, 20.0, 5.0])
+    cell = fe2.Cell(mesh, {"a": fe2.Conductor(Ka), "b": fe2.Conductor(Kb)})
+    K = fe2.homogenize(cell, fe2.Periodic()).tensor
+    np.testing.assert_allclose(K, laminate_conductivity([Ka, Kb], [0.5, 0.5], normal=2), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_laminate_elasticity_2d(order):
+    mesh = fe2.geometry.laminate(0.4, h=0.1, normal=1)
+    cell = fe2.Cell(mesh, {"a": SOFT, "b": STIFF}, order=order)
+    C = fe2.homogenize(cell, fe2.Periodic()).tensor
+    exact = laminate_stiffness([SOFT.tensor(2), STIFF.tensor(2)], [0.4, 0.6], normal=1)
+    np.testing.assert_allclose(C, exact, rtol=1e-10, atol=1e-10 * np.abs(exact).max())
+
+
+def test_laminate_elasticity_3d_anisotropic():
+    """Layers normal to y; one phase a general anisotropic (triclinic) stiffness."""
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(6, 6))
+    Ca = A @ A.T + 6 * np.eye(6)
+    mesh = fe2.geometry.laminate(0.5, dim=3, h=0.35, normal=1)
+    cell = fe2.Cell(mesh, {"a": fe2.Anisotropic(Ca), "b": STIFF})
+    C = fe2.homogenize(cell, fe2.Periodic()).tensor
+    exact = laminate_stiffness([Ca, STIFF.tensor(3)], [0.5, 0.5], normal=1)
+    np.testing.assert_allclose(C, exact, rtol=1e-9, atol=1e-9 * np.abs(exact).max())
+
+
+def test_laminate_on_sheared_lattice():
+    """A parallelogram cell: layers along the lattice vector (0.5, 1); periodicity through the lattice."""
+    shear = 0.5
+    mesh = structured(2, 8, a=lambda x: x[0] < 0.5, b=lambda x: x[0] >= 0.5)
+    mesh = mesh.__class__(np.vstack([mesh.p[0] + shear * mesh.p[1], mesh.p[1]]), mesh.t, _subdomains=mesh.subdomains)
+    lattice = fe2.Lattice([[1.0, 0.0], [shear, 1.0]])
+    cell = fe2.Cell(mesh, {"a": fe2.Conductor(1.0), "b": fe2.Conductor(10.0)}, lattice=lattice)
+    n = np.array([1.0, -shear]) / np.hypot(1.0, shear)  # layer normal
+    exact = 1 / (0.5 / 1 + 0.5 / 10) * np.outer(n, n) + 5.5 * (np.eye(2) - np.outer(n, n))
+    np.testing.assert_allclose(fe2.homogenize(cell, "periodic").tensor, exact, rtol=1e-10)
+
+
+# --- identical phases -----------------------------------------------------------------------------
+@pytest.mark.parametrize("bc", BCS, ids=lambda bc: bc.name)
+@pytest.mark.parametrize("dim,physics", [(2, "elasticity"), (2, "conduction"), (3, "elasticity"), (3, "conduction")])
+def test_identical_phases_give_that_material(bc, dim, physics):
+    mesh = structured(dim, 4, a=lambda x: x[0] < 0.5, b=lambda x: x[0] >= 0.5)
+    law = fe2.Isotropic(E=3.0, nu=0.25) if physics == "elasticity" else fe2.Conductor(np.diag([2.0, 3.0, 4.0][:dim]))
+    cell = fe2.Cell(mesh, {"a": law, "b": law})
+    np.testing.assert_allclose(fe2.homogenize(cell, bc).tensor, law.tensor(dim), rtol=1e-10, atol=1e-10)
+
+
+# --- Hill-Mandel, symmetry, ordering --------------------------------------------------------------
+def _cells(inclusion_mesh, sphere_mesh, sphere_tet_mesh):
+    for physics in ("elasticity", "conduction"):
+        yield fe2.Cell(inclusion_mesh, materials(physics))
+        yield fe2.Cell(sphere_mesh, materials(physics))
+        yield fe2.Cell(sphere_tet_mesh, materials(physics))
+    yield fe2.Cell(inclusion_mesh, materials("elasticity"), order=2)
+
+
+def test_hill_mandel_symmetry_and_ordering(inclusion_mesh, sphere_mesh, sphere_tet_mesh):
+    for cell in _cells(inclusion_mesh, sphere_mesh, sphere_tet_mesh):
+        comparison = fe2.compare(cell)
+        for result in comparison.results.values():
+            assert result.hill_mandel <= 1e-10, (cell, result.bc, result.hill_mandel)
+            assert result.symmetry_error <= 1e-10, (cell, result.bc)
+            assert result.positive_definite
+            # averaged strain of each unit case is that unit strain, and <sigma> = C <eps>
+            for k, case in enumerate(result.cases):
+                np.testing.assert_allclose(case.strain, np.eye(len(result.cases))[k], atol=1e-10)
+                np.testing.assert_allclose(case.stress, result.tensor[:, k], rtol=1e-10, atol=1e-10)
+        gaps = comparison.gaps()
+        assert comparison.ordered, (cell, {k: v.min() for k, v in gaps.items()})
+        # the ordering is strict for a real inclusion: each gap has a clearly positive eigenvalue
+        assert all(eig.max() > 1e-3 for eig in gaps.values())
+
+
+def test_hill_mandel_detects_a_non_admissible_field(inclusion_mesh):
+    """The residual is not trivially zero: a field not in equilibrium violates Hill-Mandel."""
+    cell = fe2.Cell(inclusion_mesh, materials("elasticity"))
+    u = cell.affine @ np.array([1.0, 0.0, 0.0])
+    u = u + 0.05 * np.sin(2 * np.pi * cell.doflocs[1]) * (cell.components == 0)
+    assert fe2.hill_mandel(cell, u) > 1e-3
+
+
+def test_circular_inclusion_inside_hashin_shtrikman():
+    """Square array of discs: the transverse conductivity (isotropic by symmetry) lies between the HS
+    bounds, close to the lower one (HS lower is the coated-cylinder value for a stiff inclusion)."""
+    mesh = fe2.geometry.inclusion(0.4, h=0.04)
+    cell = fe2.Cell(mesh, materials("conduction"))
+    K = fe2.homogenize(cell, "periodic").tensor
+    lower, upper = fe2.bounds.hashin_shtrikman(cell)
+    assert K[0, 0] == pytest.approx(K[1, 1], rel=1e-3)
+    assert lower[0, 0] < K[0, 0] < upper[0, 0]
+    assert (K[0, 0] - lower[0, 0]) < 0.1 * (upper[0, 0] - lower[0, 0])
+
+
+def test_checkerboard_conductivity_is_geometric_mean():
+    """Keller-Dykhne: a 2D checkerboard of k1, k2 has K* = sqrt(k1 k2) I (corner singularities make
+    convergence slow, so the tolerance is a few percent)."""
+    cell = fe2.Cell(fe2.geometry.checkerboard(2, h=0.02), {"a": fe2.Conductor(1.0), "b": fe2.Conductor(4.0)})
+    K = fe2.homogenize(cell, "periodic").tensor
+    np.testing.assert_allclose(K, 2.0 * np.eye(2), rtol=0.02, atol=1e-4)
+
+
+def test_hashin_shtrikman_formulas_match_known_cases():
+    """HS lower bound = coated-cylinder (2D) / coated-sphere (3D) closed forms for a two-phase mixture."""
+    mesh = structured(2, 4, m=lambda x: x[0] < 0.75, i=lambda x: x[0] >= 0.75)
+    cell = fe2.Cell(mesh, {"m": fe2.Conductor(1.0), "i": fe2.Conductor(10.0)})
+    f = 0.25
+    lower, upper = fe2.bounds.hashin_shtrikman(cell)
+    assert lower[0, 0] == pytest.approx(1 + f / (1 / 9 + (1 - f) / 2))            # Maxwell-Garnett 2D
+    assert upper[0, 0] == pytest.approx(10 + (1 - f) / (1 / (1 - 10) + f / 20))
+    mesh3 = structured(3, 4, m=lambda x: x[0] < 0.75, i=lambda x: x[0] >= 0.75)
+    cell3 = fe2.Cell(mesh3, {"m": SOFT, "i": STIFF})
+    lower3, _ = fe2.bounds.hashin_shtrikman(cell3)
+    Km, Ki, Gm = SOFT.bulk, STIFF.bulk, SOFT.mu
+    bulk = Km + f / (1 / (Ki - Km) + 3 * (1 - f) / (3 * Km + 4 * Gm))                # HS 1963
+    assert np.linalg.eigvalsh(lower3)[-1] == pytest.approx(3 * bulk)
+
+
+# --- FE² entry point ------------------------------------------------------------------------------
+@pytest.mark.parametrize("bc", BCS, ids=lambda bc: bc.name)
+def test_tangent_equals_central_differences(inclusion_mesh, bc):
+    cell = fe2.Cell(inclusion_mesh, materials("elasticity"))
+    E = np.array([0.01, -0.004, 0.003])
+    stress, C = fe2.response(cell, E, bc)
+    np.testing.assert_allclose(stress, C @ E, rtol=1e-9)
+    h = 1e-4
+    fd = np.column_stack([(fe2.response(cell, E + h * e, bc)[0] - fe2.response(cell, E - h * e, bc)[0]) / (2 * h)
+                          for e in np.eye(3)])
+    np.testing.assert_allclose(fd, C, rtol=1e-7, atol=1e-7 * np.abs(C).max())
+
+
+def test_factorization_is_reused(inclusion_mesh, monkeypatch):
+    cell = fe2.Cell(inclusion_mesh, materials("conduction"))
+    calls = []
+    original = fe2.boundary.factorize
+    monkeypatch.setattr(fe2.boundary, "factorize", lambda A: calls.append(A.shape) or original(A))
+    fe2.homogenize(cell, "periodic")
+    for E in ([1.0, 0.0], [0.3, 0.2], [0.0, -1.0]):
+        fe2.response(cell, E, "periodic")
+    fe2.homogenize(cell, fe2.Periodic())
+    assert len(calls) == 1
+
+
+def test_strain_as_tensor_or_mandel_vector(inclusion_mesh):
+    cell = fe2.Cell(inclusion_mesh, materials("elasticity"))
+    eps = np.array([[0.01, 0.002], [0.002, -0.003]])
+    s1, _ = fe2.response(cell, eps, "periodic")
+    s2, _ = fe2.response(cell, fe2.notation.to_mandel(eps), "periodic")
+    np.testing.assert_allclose(s1, s2, rtol=1e-12)
