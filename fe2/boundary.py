@@ -109,7 +109,9 @@ class Periodic(_Condition):
     bind = _Kinematic
 
     def dof_map(self, cell):
-        master = cell.lattice.periodic_masters(cell.doflocs, cell.components, self.tol * cell.lattice.diameter)
+        node_master = cell.lattice.periodic_masters(cell.basis.doflocs, self.tol * cell.lattice.diameter)
+        ncomp = cell.physics.ncomp
+        master = (node_master[:, None] * ncomp + np.arange(ncomp)).ravel()  # interleaved vector DOFs
         masters, index = np.unique(master, return_inverse=True)
         # fix the fluctuation at one DOF per component (removes the constant modes)
         fixed = [np.flatnonzero(cell.components[masters] == c)[0] for c in range(cell.physics.ncomp)]

@@ -51,13 +51,13 @@ class Lattice:
         tol_s = tol / np.linalg.norm(self.vectors, axis=1)
         return np.any((np.abs(s) < tol_s) | (np.abs(s - 1) < tol_s), axis=1)
 
-    def periodic_masters(self, points, groups, tol):
-        """For each point, the index of the point it is identified with under periodicity.
+    def periodic_masters(self, points, tol):
+        """For each point (node), the index of the point it is identified with under periodicity.
 
         Points on a "plus" face (fractional coordinate 1) are mapped through -vectors[k] onto their
-        partner on the "minus" face (coordinate 0); corners and edges wrap in one step. Only points
-        of the same group (the field component) are paired. Raises PeriodicityError, naming the
-        worst point and its distance, unless every boundary point has a partner within ``tol``.
+        partner on the "minus" face (coordinate 0); corners and edges wrap in one step. Raises
+        PeriodicityError, naming the worst node and its distance, unless every boundary node has a
+        partner within ``tol``.
         """
         points = np.asarray(points, dtype=float)
         n = points.shape[1]
@@ -65,13 +65,10 @@ class Lattice:
         tol_s = tol / np.linalg.norm(self.vectors, axis=1)
         plus = np.abs(s - 1) < tol_s
         minus = np.abs(s) < tol_s
-        # pair only within a group: lift the group index into an extra coordinate far apart
-        lift = 10 * self.diameter * np.asarray(groups, dtype=float)[:, None]
-        tree = cKDTree(np.hstack([points.T, lift]))
+        tree = cKDTree(points.T)
 
         def partners(which, shift):
-            query = np.hstack([points[:, which].T + shift, lift[which]])
-            return tree.query(query)
+            return tree.query(points[:, which].T + shift)
 
         worst = (0.0, None, None)
         for k in range(self.dim):
