@@ -3,13 +3,13 @@
 from . import analytic, bounds, geometry, notation
 from .boundary import Kubc, Periodic, Subc
 from .cell import Cell
-from .homogenize import Comparison, Homogenization, compare, hill_mandel, homogenize, response, tangent
+from .homogenization import Comparison, Homogenization, bind, compare, hill_mandel, homogenize, response, tangent
 from .lattice import Lattice, PeriodicityError
 from .materials import Anisotropic, Conductor, Isotropic
 
 __all__ = [
     "Anisotropic", "Cell", "Comparison", "Conductor", "Homogenization", "Isotropic", "Kubc", "Lattice",
-    "Periodic", "PeriodicityError", "Subc", "analytic", "bounds", "compare", "geometry", "hill_mandel",
+    "Periodic", "PeriodicityError", "Subc", "analytic", "bind", "bounds", "compare", "geometry", "hill_mandel",
     "homogenize", "notation", "response", "tangent",
 ]
 __version__ = "0.1.0"

@@ -16,6 +16,7 @@ D the affine field (columns: unit macro strains), V the cell volume.
 import numpy as np
 
 from .linalg import factorize
+from .timing import timed
 
 
 class _Condition:
@@ -45,8 +46,17 @@ class _Bound:
 
     def __init__(self, condition, cell):
         self.condition, self.cell = condition, cell
-        self.map, self.n = condition.dof_map(cell)
-        self.factor = factorize(cell.assemble(self.map, self.n))
+        self.timings = {}
+        with timed(self.timings, "constraints"):
+            self.map, self.n = condition.dof_map(cell)
+        with timed(self.timings, "assembly"):
+            self.matrix = cell.assemble(self.map, self.n)
+        with timed(self.timings, "factorization"):
+            self.factor = factorize(self.matrix)
+
+    def solve(self, b):
+        with timed(self.timings, "solves"):
+            return self.factor.solve(b)
 
     def expand(self, x):
         """Reduced vector(s) -> full DOF vector(s), zero at the fixed DOFs."""
@@ -62,9 +72,11 @@ class _Kinematic(_Bound):
     def __init__(self, condition, cell):
         super().__init__(condition, cell)
         D = cell.affine
-        self.coupling = cell.apply(D, self.map, self.n)           # T^T K D
-        self.unit = -self.factor.solve(self.coupling)             # reduced fluctuations of unit strains
-        self._tangent = (D.T @ cell.apply(D) + self.coupling.T @ self.unit) / cell.volume
+        with timed(self.timings, "assembly"):
+            self.coupling = cell.apply(D, self.map, self.n)       # T^T K D
+            DKD = D.T @ cell.apply(D)
+        self.unit = -self.solve(self.coupling)                    # reduced fluctuations of unit strains
+        self._tangent = (DKD + self.coupling.T @ self.unit) / cell.volume
 
     def tangent(self):
         return self._tangent
@@ -74,7 +86,7 @@ class _Kinematic(_Bound):
 
     def field(self, strain):
         strain = self.cell.check_strain(strain)
-        w = -self.factor.solve(self.coupling @ strain)
+        w = -self.solve(self.coupling @ strain)
         return self.cell.affine @ strain + self.expand(w)
 
 
@@ -83,8 +95,9 @@ class _Static(_Bound):
 
     def __init__(self, condition, cell):
         super().__init__(condition, cell)
-        self.load = cell.load(self.map, self.n)                   # F, one column per unit stress
-        self.unit_stress = self.factor.solve(self.load)
+        with timed(self.timings, "assembly"):
+            self.load = cell.load(self.map, self.n)               # F, one column per unit stress
+        self.unit_stress = self.solve(self.load)
         self.compliance = self.load.T @ self.unit_stress / cell.volume
         self._tangent = np.linalg.inv(self.compliance)
 
@@ -96,7 +109,7 @@ class _Static(_Bound):
 
     def field_from_stress(self, stress):
         """Micro field under the uniform traction stress . n (stress-driven SUBC)."""
-        return self.expand(self.factor.solve(self.load @ np.asarray(stress, dtype=float)))
+        return self.expand(self.solve(self.load @ np.asarray(stress, dtype=float)))
 
     def field(self, strain):
         return self.field_from_stress(self._tangent @ self.cell.check_strain(strain))

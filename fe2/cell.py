@@ -11,6 +11,7 @@ from skfem import Basis
 
 from .lattice import Lattice
 from .physics import Conduction, Elasticity, lagrange
+from .timing import timed
 
 PHYSICS = {"conduction": Conduction, "elasticity": Elasticity}
 
@@ -39,18 +40,25 @@ class Cell:
             raise ValueError(f"materials must be all elastic or all conductors, got {self.materials}")
         self.physics = PHYSICS[kinds.pop()](self.dim)
         self.order = order
+        self.timings = {}
+        with timed(self.timings, "element data"):
+            self._element_data(mesh, order, intorder, lattice)
 
+    def _element_data(self, mesh, order, intorder, lattice):
+        simplex = mesh.elem.__name__.endswith("P1")
         if intorder is None:  # exact for B^T C B with C constant per element
-            simplex = mesh.elem.__name__.endswith("P1")
-            intorder = max(2 * (order - 1), 1) if simplex else 2 * order
+            intorder = 2 * (order - 1) if simplex else 2 * order
+        quadrature = None
+        if simplex and intorder == 0:  # one point at the centroid (scikit-fem's lowest triangle rule has 3)
+            quadrature = (np.full((self.dim, 1), 1.0 / (self.dim + 1)), np.array([1.0 / (2 if self.dim == 2 else 6)]))
         # scalar Lagrange basis; vector DOFs interleaved as scalar DOF * ncomp + component
-        self.basis = Basis(mesh, lagrange(mesh, order), intorder=intorder)
+        self.basis = Basis(mesh, lagrange(mesh, order), intorder=intorder, quadrature=quadrature)
         ncomp = self.physics.ncomp
         self.dofs = (self.basis.element_dofs.T[:, :, None] * ncomp + np.arange(ncomp)).reshape(mesh.t.shape[1], -1)
         self.doflocs = np.repeat(self.basis.doflocs, ncomp, axis=1)          # (dim, ndofs)
         self.components = np.tile(np.arange(ncomp), self.basis.N)
         self.vertex_dofs = self.basis.nodal_dofs[0][:, None] * ncomp + np.arange(ncomp)  # (nvertices, ncomp)
-        self.ndofs = self.basis.N * ncomp
+        self.ndofs = int(self.basis.N) * ncomp
         grads = np.stack([phi.grad for (phi,) in self.basis.basis])          # (nloc, dim, nel, nqp)
         self.B = self.physics.strain_operator(grads)                          # (nel, nqp, n, nloc)
         self.dx = np.asarray(self.basis.dx)                                   # (nel, nqp)
@@ -123,14 +131,16 @@ class Cell:
     # --- assembly in the space of a boundary condition --------------------------------------
     def assemble(self, dof_map, n):
         """Upper triangle (CSR) of the stiffness T^T K T for the DOF map of a constraint
-        (full DOF -> reduced index, -1 = fixed); the matrix is symmetric."""
-        rows = dof_map[self.dofs]
-        I = np.broadcast_to(rows[:, :, None], self.element_matrices.shape)
-        J = np.broadcast_to(rows[:, None, :], self.element_matrices.shape)
-        keep = (I >= 0) & (I <= J)
-        K = sp.csr_matrix((self.element_matrices[keep], (I[keep], J[keep])), shape=(n, n))
-        K.sum_duplicates()
-        return K
+        (full DOF -> reduced index, -1 = fixed). Uses the symmetry of the element matrices: each
+        local pair a <= b is added once at (min, max) of its reduced indices, twice on the diagonal
+        when a != b land on the same reduced DOF (periodic wrap across a small cell)."""
+        a, b = np.triu_indices(self.dofs.shape[1])
+        rows = dof_map[self.dofs].astype(np.int32)
+        I, J = rows[:, a], rows[:, b]
+        values = self.element_matrices[:, a, b] * np.where((a != b) & (I == J), 2.0, 1.0)
+        lo, hi = np.minimum(I, J), np.maximum(I, J)
+        keep = lo >= 0
+        return sp.coo_matrix((values[keep], (lo[keep], hi[keep])), shape=(n, n)).tocsr()
 
     def apply(self, X, dof_map=None, n=None):
         """K X for DOF vectors X (ndofs, m), element by element; restricted by ``dof_map`` if given."""
@@ -147,7 +157,7 @@ class Cell:
 
     def homogenize(self, bc):
         """Effective tensor and load cases under ``bc``; see :func:`fe2.homogenize.homogenize`."""
-        from .homogenize import homogenize
+        from .homogenization import homogenize
         return homogenize(self, bc)
 
     def __repr__(self):

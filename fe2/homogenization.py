@@ -13,6 +13,7 @@ from . import bounds
 from .boundary import CONDITIONS, Kubc, Periodic, Subc
 from .io import write_vtu
 from .notation import mandel_to_voigt
+from .timing import timed
 
 
 def bind(cell, bc):
@@ -30,10 +31,17 @@ def bind(cell, bc):
 
 def hill_mandel(cell, u):
     """Relative Hill-Mandel residual |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>| of the field u."""
-    eps, sig = cell.strain(u), cell.stress(u)
-    micro = cell.average(np.einsum("eqk,eqk->eq", sig, eps))
-    macro = cell.average(sig) @ cell.average(eps)
-    return abs(micro - macro) / abs(macro)
+    return _averages(cell, np.asarray(u)[:, None])[2][0]
+
+
+def _averages(cell, fields):
+    """<eps>, <sigma> (m, n) and the Hill-Mandel residuals (m,) of the DOF vectors fields (ndofs, m)."""
+    eps = cell.B @ fields[cell.dofs][:, None]                         # (nel, nqp, n, m)
+    sig = cell.tangent @ eps
+    mean_eps, mean_sig = cell.average(eps).T, cell.average(sig).T
+    micro = cell.average(np.einsum("eqkm,eqkm->eqm", sig, eps))
+    macro = np.einsum("mk,mk->m", mean_sig, mean_eps)
+    return mean_eps, mean_sig, np.abs(micro - macro) / np.abs(macro)
 
 
 def response(cell, strain, bc):
@@ -71,6 +79,7 @@ class Homogenization:
     bc: str
     tensor: np.ndarray
     cases: list
+    timings: dict = field(default_factory=dict, repr=False)
 
     @property
     def symmetry_error(self):
@@ -112,11 +121,13 @@ class Homogenization:
 def homogenize(cell, bc=Periodic()):
     """Solve the unit load cases of ``cell`` under ``bc`` ("periodic", "kubc", "subc" or an instance)."""
     bound = bind(cell, bc)
-    fields = bound.unit_fields()
-    cases = []
-    for label, u in zip(cell.physics.labels, fields.T):
-        cases.append(LoadCase(label, cell.average(cell.strain(u)), cell.average(cell.stress(u)), hill_mandel(cell, u), u))
-    return Homogenization(cell, bound.condition.name, bound.tangent(), cases)
+    timings = dict(cell.timings)
+    with timed(timings, "averages"):
+        fields = bound.unit_fields()
+        eps, sig, residual = _averages(cell, fields)
+        cases = [LoadCase(*case) for case in zip(cell.physics.labels, eps, sig, residual, fields.T)]
+    timings.update(bound.timings)
+    return Homogenization(cell, bound.condition.name, bound.tangent(), cases, timings)
 
 
 @dataclass
