@@ -71,12 +71,11 @@ class _Kinematic(_Bound):
 
     def __init__(self, condition, cell):
         super().__init__(condition, cell)
-        D = cell.affine
         with timed(self.timings, "assembly"):
-            self.coupling = cell.apply(D, self.map, self.n)       # T^T K D
-            DKD = D.T @ cell.apply(D)
+            self.coupling = cell.scatter(cell.unit_strain_forces(), self.map, self.n)   # T^T K D
         self.unit = -self.solve(self.coupling)                    # reduced fluctuations of unit strains
-        self._tangent = (DKD + self.coupling.T @ self.unit) / cell.volume
+        # D^T K D = V <C>: the affine fields have the uniform unit strains
+        self._tangent = cell.average(cell.tangent) + self.coupling.T @ self.unit / cell.volume
 
     def tangent(self):
         return self._tangent
@@ -96,7 +95,7 @@ class _Static(_Bound):
     def __init__(self, condition, cell):
         super().__init__(condition, cell)
         with timed(self.timings, "assembly"):
-            self.load = cell.load(self.map, self.n)               # F, one column per unit stress
+            self.load = cell.scatter(cell.unit_stress_forces(), self.map, self.n)   # F, one column per unit stress
         self.unit_stress = self.solve(self.load)
         self.compliance = self.load.T @ self.unit_stress / cell.volume
         self._tangent = np.linalg.inv(self.compliance)
@@ -125,13 +124,13 @@ class Periodic(_Condition):
         node_master = cell.lattice.periodic_masters(cell.basis.doflocs, self.tol * cell.lattice.diameter)
         ncomp = cell.physics.ncomp
         master = (node_master[:, None] * ncomp + np.arange(ncomp)).ravel()  # interleaved vector DOFs
-        masters, index = np.unique(master, return_inverse=True)
-        # fix the fluctuation at one DOF per component (removes the constant modes)
-        fixed = [np.flatnonzero(cell.components[masters] == c)[0] for c in range(cell.physics.ncomp)]
-        renumber = np.full(masters.size, -1)
-        keep = np.setdiff1d(np.arange(masters.size), fixed)
-        renumber[keep] = np.arange(keep.size)
-        return renumber[index], keep.size
+        # masters keep their own index; fix the fluctuation at the first master DOF of each
+        # component (removes the constant modes), then number the free masters consecutively
+        free = np.zeros(cell.ndofs, dtype=bool)
+        free[master] = True
+        free[np.flatnonzero(free)[:ncomp]] = False
+        index, n = _compress(free)
+        return index[master], n
 
 
 class Kubc(_Condition):

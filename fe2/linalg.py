@@ -32,7 +32,15 @@ def _pardiso(A):
     os.environ.setdefault("PYPARDISO_MKL_RT", solver.libmkl._name)
     for index, value in PARDISO_IPARM.items():
         solver.set_iparm(index, value)
-    solver.factorize(A)
+    try:
+        solver.factorize(A)
+    except pypardiso.pardiso_wrapper.PyPardisoError as error:
+        solver.free_memory(True)
+        if error.value == -4:
+            raise np.linalg.LinAlgError(
+                "the cell stiffness is not positive definite (zero pivot in the Cholesky factorization): "
+                "a phase with no stiffness, or rigid modes the boundary condition does not fix") from None
+        raise
     return solver
 
 
@@ -41,7 +49,7 @@ def _pardiso(A):
 # (measured in docs/benchmarks.md).
 PARDISO_IPARM = {
     1: 1,    # use the values below, not the defaults
-    2: 2,    # nested-dissection ordering from METIS
+    2: 3,    # nested-dissection ordering from parallel METIS
     8: 0,    # no iterative refinement
     10: 13,  # pivot perturbation 1e-13 (unused for SPD)
     11: 0,   # no scaling (SPD)
