@@ -19,6 +19,8 @@ def test_fiber_composite(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "reuss <= subc <= periodic <= kubc <= voigt: holds" in out
     assert len(list(tmp_path.glob("*.vtu"))) == 9
+    png = tmp_path / "periodic_xx.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["ordered"] and max(summary["hill_mandel"].values()) < 1e-10
     C = np.array(summary["tensors"]["periodic"])

@@ -1,0 +1,1 @@
+"""Figures from fe2 output: off-screen pyvista renderings and matplotlib plots."""
