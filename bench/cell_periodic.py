@@ -1,16 +1,19 @@
 """Benchmark: periodic homogenization of a 2D elasticity fiber cell (P1, plane strain).
 
-For each size, in a fresh process (clean peak memory):
-  * mesh: gmsh periodic cell with one fiber (f = 0.4), written to a .msh and read back;
-  * fe2: Cell(...) + homogenize(cell, Periodic()), timed as a whole and split by stage
-    (element data, constraints, assembly, factorization, solves, averages);
-  * bare: a fresh factorization of the same reduced matrix and one solve of the same 3 right-hand
-    sides, the floor that any implementation pays;
+For each size, three fresh processes (clean timing and peak memory), each after loading MKL:
+  * mesh: gmsh periodic cell with one fiber (f = 0.4), written to a .msh;
+  * fe2: the mesh read back, then Cell(...) + homogenize(cell, Periodic()), timed as a whole and
+    split by stage (element data, constraints, assembly, factorization, solves, averages);
+  * bare: the same reduced matrix and 3 right-hand sides loaded from disk, then one factorization
+    and one solve: the floor that any implementation pays;
   * ratio = fe2 total / bare (target <= 1.3), and the peak memory of the homogenization (RSS high-water
     mark above the RSS after the mesh is loaded) against the memory the factorization reports
     (target <= 2).
 
-    python bench/cell_periodic.py [--dofs 20000 100000 400000] [--json FILE]
+On virtual machines numpy's huge-page advice on large arrays can make first-touch allocation several
+times slower; --hugepage both (the default) measures with it as is and with NUMPY_MADVISE_HUGEPAGE=0.
+
+    python bench/cell_periodic.py [--dofs 20000 100000 400000] [--hugepage default|off|both] [--json FILE]
 """
 
 import argparse
@@ -37,37 +40,72 @@ def peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def one(dofs, msh):
+def warm_up():
+    """Load the solver's shared libraries: their pages are a per-process cost, not the cell's."""
     import fe2
-    from fe2.linalg import Factorization
+    materials = {"matrix": fe2.Isotropic(E=3.5, nu=0.35), "fiber": fe2.Isotropic(E=72.0, nu=0.22)}
+    fe2.homogenize(fe2.Cell(fe2.geometry.inclusion(0.4, h=0.2, phases=("matrix", "fiber")), materials))
+    return materials
 
+
+def make_mesh(dofs, msh):
+    import fe2
     h = np.sqrt(2 * 1.16 / dofs)  # this cell meshes to about 1.16 / h^2 nodes, 2 DOFs each
     start = time.perf_counter()
     fe2.geometry.inclusion(0.4, h=h, phases=("matrix", "fiber"), path=msh)
-    mesh_time = time.perf_counter() - start
+    return {"mesh [s]": time.perf_counter() - start}
+
+
+def homogenize(msh, npz):
+    """The full fe2 homogenization, timed; saves its reduced matrix and right-hand sides."""
+    import scipy.sparse as sp
+    import fe2
+    materials = warm_up()
     mesh = fe2.geometry.load_mesh(msh)
-    materials = {"matrix": fe2.Isotropic(E=3.5, nu=0.35), "fiber": fe2.Isotropic(E=72.0, nu=0.22)}
-    # load the solver's shared libraries first: their pages are a per-process cost, not the cell's
-    fe2.homogenize(fe2.Cell(fe2.geometry.inclusion(0.4, h=0.2, phases=("matrix", "fiber")), materials))
     base = rss()
     start = time.perf_counter()
     cell = fe2.Cell(mesh, materials)
     result = fe2.homogenize(cell, fe2.Periodic())
     total = time.perf_counter() - start
     peak = peak_rss() - base
-
     bound = fe2.bind(cell, fe2.Periodic())  # the cached, factorized system
-    rhs = np.asfortranarray(bound.coupling)
-    start = time.perf_counter()
-    bare = Factorization(bound.matrix)
-    bare.solve(rhs)
-    bare_time = time.perf_counter() - start
+    sp.save_npz(npz, bound.matrix)
+    np.save(npz.replace(".npz", "_rhs.npy"), bound.coupling)
     return {
         "dofs": cell.ndofs, "reduced dofs": bound.n, "elements": int(mesh.t.shape[1]), "nnz (upper)": int(bound.matrix.nnz),
-        "mesh [s]": mesh_time, "fe2 total [s]": total, "stages [s]": result.timings, "bare factorization + solves [s]": bare_time,
-        "ratio": total / bare_time, "peak memory [MB]": peak / 1e6, "factorization memory [MB]": bound.factor.memory / 1e6,
-        "memory ratio": peak / bound.factor.memory, "hill-mandel": result.hill_mandel, "C11 [GPa]": float(result.tensor[0, 0]),
+        "fe2 total [s]": total, "stages [s]": result.timings, "peak memory [MB]": peak / 1e6,
+        "factorization memory [MB]": bound.factor.memory / 1e6, "memory ratio": peak / bound.factor.memory,
+        "hill-mandel": result.hill_mandel, "C11 [GPa]": float(result.tensor[0, 0]),
     }
+
+
+def bare(npz):
+    """A fresh factorization of the same matrix and one solve of the same right-hand sides."""
+    import scipy.sparse as sp
+    from fe2.linalg import Factorization
+    warm_up()
+    matrix, rhs = sp.load_npz(npz).tocsr(), np.load(npz.replace(".npz", "_rhs.npy"))
+    start = time.perf_counter()
+    Factorization(matrix).solve(rhs)
+    return {"bare factorization + solves [s]": time.perf_counter() - start}
+
+
+def run(*args, env=None):
+    out = subprocess.run([sys.executable, __file__, *map(str, args)], check=True, capture_output=True, text=True,
+                         env={**os.environ, **(env or {})})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def one(dofs, folder, hugepage):
+    """Mesh, fe2 and bare runs of one size, each in a fresh process."""
+    msh, npz = os.path.join(folder, "cell.msh"), os.path.join(folder, "matrix.npz")
+    env = {} if hugepage == "default" else {"NUMPY_MADVISE_HUGEPAGE": "0"}
+    row = {"numpy hugepage madvise": hugepage}
+    row.update(run("--step", "mesh", dofs, msh))
+    row.update(run("--step", "fe2", msh, npz, env=env))
+    row.update(run("--step", "bare", npz, env=env))
+    row["ratio"] = row["fe2 total [s]"] / row["bare factorization + solves [s]"]
+    return row
 
 
 def machine():
@@ -82,19 +120,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dofs", type=int, nargs="+", default=[20_000, 100_000, 400_000])
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--hugepage", choices=("default", "off", "both"), default="both",
+                        help="numpy's madvise(MADV_HUGEPAGE) on large arrays: as is, off (NUMPY_MADVISE_HUGEPAGE=0), or both")
+    parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(one(args.one, os.path.join(tmp, "cell.msh")), default=lambda value: value.item()))
+    if args.step:
+        step, *rest = args.step
+        result = {"mesh": lambda: make_mesh(int(rest[0]), rest[1]), "fe2": lambda: homogenize(*rest),
+                  "bare": lambda: bare(*rest)}[step]()
+        print(json.dumps(result, default=lambda value: value.item()))
         return
     rows = []
-    for dofs in args.dofs:
-        out = subprocess.run([sys.executable, __file__, "--one", str(dofs)], check=True, capture_output=True, text=True)
-        row = json.loads(out.stdout.strip().splitlines()[-1])
+    for hugepage, dofs in [(h, d) for h in (("default", "off") if args.hugepage == "both" else (args.hugepage,))
+                           for d in args.dofs]:
+        with tempfile.TemporaryDirectory() as tmp:
+            row = one(dofs, tmp, hugepage)
         rows.append(row)
         stages = ", ".join(f"{k} {v:.3f}" for k, v in row["stages [s]"].items())
-        print(f"{row['dofs']:>8d} dofs | mesh {row['mesh [s]']:.2f} s | fe2 {row['fe2 total [s]']:.3f} s ({stages}) | "
+        print(f"hugepage {hugepage:7s} {row['dofs']:>8d} dofs | mesh {row['mesh [s]']:.2f} s | fe2 {row['fe2 total [s]']:.3f} s ({stages}) | "
               f"bare {row['bare factorization + solves [s]']:.3f} s | ratio {row['ratio']:.2f} | "
               f"peak {row['peak memory [MB]']:.0f} MB vs factor {row['factorization memory [MB]']:.0f} MB "
               f"(x{row['memory ratio']:.2f})", flush=True)
