@@ -33,6 +33,8 @@ def hashin_shtrikman(cell):
     laws = [cell.materials[name] for name in cell.phases]
     f = np.array([cell.fractions[name] for name in cell.phases])
     d = cell.dim
+    if any(law.is_field for law in laws):
+        raise ValueError("Hashin-Shtrikman bounds need phases with constant moduli, not coefficient fields")
     if all(isinstance(law, Conductor) and law.k.ndim == 0 for law in laws):
         k = np.array([float(law.k) for law in laws])
 

@@ -46,8 +46,9 @@ class Cell:
 
     def _element_data(self, mesh, order, intorder, lattice):
         simplex = mesh.elem.__name__.endswith("P1")
-        if intorder is None:  # exact for B^T C B with C constant per element
-            intorder = 2 * (order - 1) if simplex else 2 * order
+        fields = any(law.is_field for law in self.materials.values())
+        if intorder is None:  # exact for B^T C B with C constant per element; more for coefficient fields
+            intorder = (2 * (order - 1) if simplex else 2 * order) + (3 if fields else 0)
         quadrature = None
         if simplex and intorder == 0:  # one point at the centroid (scikit-fem's lowest triangle rule has 3)
             quadrature = (np.full((self.dim, 1), 1.0 / (self.dim + 1)), np.array([1.0 / (2 if self.dim == 2 else 6)]))
@@ -79,9 +80,21 @@ class Cell:
 
     # --- materials ------------------------------------------------------------------------
     def phase_tangents(self):
-        """Per-element tangent (nel, n, n) from the phase laws."""
-        table = np.stack([self.materials[name].tensor(self.dim) for name in self.phases])
-        return table[self.phase]
+        """Tangents from the phase laws: per element (nel, n, n), or per quadrature point
+        (nel, nqp, n, n) where a law is a coefficient field, evaluated at the quadrature points."""
+        laws = [self.materials[name] for name in self.phases]
+        if not any(law.is_field for law in laws):
+            return np.stack([law.tensor(self.dim) for law in laws])[self.phase]
+        x = self.basis.mapping.F(self.basis.X)                                # (dim, nel, nqp)
+        n = self.physics.size
+        tangent = np.empty(self.dx.shape + (n, n))
+        for index, law in enumerate(laws):
+            elements = np.flatnonzero(self.phase == index)
+            try:
+                tangent[elements] = law.tensor_at(self.dim, x[:, elements])
+            except ValueError as error:
+                raise ValueError(f"phase {self.phases[index]!r}: {error}") from None
+        return tangent
 
     def set_tangent(self, tangent):
         """Use ``tangent`` (nel, n, n) or (nel, nqp, n, n) and recompute the element matrices."""

@@ -1,13 +1,19 @@
 """Linear material laws of the micro phases.
 
-Every law gives its tangent in the notation of :mod:`fe2.notation` through ``tensor(dim)`` and
-answers the material-point interface shared with RVE-backed laws::
+Every law gives its tangent in the notation of :mod:`fe2.notation` through ``tensor(dim)`` (or
+``tensor_at(dim, x)`` at points x, shape (dim, ...)) and answers the material-point interface shared
+with RVE-backed laws::
 
     stress, tangent, new_state = law.response(strain, state)
 
 vectorized over points: ``strain`` has shape (npoints, n). Linear laws carry no state.
 Elastic tensors are Mandel matrices; 2D is plane strain (the (xx, yy, xy) block of the 3D tensor).
 Conductivity K maps the temperature gradient g to the generalized stress K g = -q (q: heat flux).
+
+Coefficient fields: ``Conductor(k)`` and ``Isotropic(E, nu)`` accept functions of position for their
+parameters, ``k(x)`` with x of shape (dim, ...) returning shape (...). The cell evaluates them at its
+quadrature points, so a smoothly varying microstructure needs no phases, and a value that is not
+physical at some point raises an error naming that point.
 """
 
 import numpy as np
@@ -22,13 +28,32 @@ def _finite(name, value):
     return value
 
 
+def _field(name, function, x, valid, requirement):
+    """Evaluate the coefficient ``function`` at points x (dim, ...); raise, naming the first point
+    where the value is not finite or fails ``valid``."""
+    values = np.broadcast_to(np.asarray(function(x), dtype=float), x.shape[1:])
+    bad = ~np.isfinite(values) | ~valid(values)
+    if np.any(bad):
+        index = np.unravel_index(np.argmax(bad), bad.shape)
+        where = np.round(x[(slice(None),) + index], 6).tolist()
+        raise ValueError(f"{name} must be {requirement}, but it is {values[index]:g} at x = {where} "
+                         f"({int(bad.sum())} of {bad.size} quadrature points fail)")
+    return values
+
+
 class _Linear:
     """A law whose stress is ``tensor(dim) @ strain`` for every point."""
 
     physics = None
+    is_field = False  # True when a parameter is a function of position
 
     def tensor(self, dim):
         raise NotImplementedError
+
+    def tensor_at(self, dim, x):
+        """Tangents at the points x (dim, ...), shape (..., n, n)."""
+        C = self.tensor(dim)
+        return np.broadcast_to(C, x.shape[1:] + C.shape)
 
     def response(self, strain, state=None):
         strain = np.atleast_2d(np.asarray(strain, dtype=float))
@@ -50,6 +75,9 @@ class Isotropic(_Linear):
     physics = "elasticity"
 
     def __init__(self, E, nu):
+        if callable(E) or callable(nu):
+            self.E, self.nu, self.is_field = E, nu, True
+            return
         E = float(_finite("Young's modulus E", E))
         nu = float(_finite("Poisson's ratio nu", nu))
         if E <= 0:
@@ -82,12 +110,22 @@ class Isotropic(_Linear):
         return self.lam + self.mu
 
     def tensor(self, dim):
-        n = notation.size(dim)
-        C = 2 * self.mu * np.eye(n)
-        C[:dim, :dim] += self.lam
-        return C
+        if self.is_field:
+            raise ValueError("this law's parameters are functions of position: use tensor_at(dim, x)")
+        return _isotropic(dim, self.lam, self.mu)
+
+    def tensor_at(self, dim, x):
+        if not self.is_field:
+            return super().tensor_at(dim, x)
+        E = _field("Young's modulus E", self.E if callable(self.E) else lambda x: self.E, x, lambda v: v > 0, "positive")
+        nu = _field("Poisson's ratio nu", self.nu if callable(self.nu) else lambda x: self.nu, x,
+                    lambda v: (v > -1) & (v < 0.5), "in (-1, 0.5)")
+        mu = E / (2 * (1 + nu))
+        return _isotropic(dim, E * nu / ((1 + nu) * (1 - 2 * nu)), mu)
 
     def __repr__(self):
+        if self.is_field:
+            return "Isotropic(E=<field>, nu=<field>)" if callable(self.nu) else f"Isotropic(E=<field>, nu={self.nu})"
         return f"Isotropic(E={self.E:g}, nu={self.nu:g})"
 
 
@@ -130,6 +168,9 @@ class Conductor(_Linear):
     physics = "conduction"
 
     def __init__(self, k):
+        if callable(k):
+            self.k, self.is_field = k, True
+            return
         k = _finite("conductivity k", k)
         if k.ndim == 0:
             if k <= 0:
@@ -141,14 +182,31 @@ class Conductor(_Linear):
         self.k = k
 
     def tensor(self, dim):
+        if self.is_field:
+            raise ValueError("this conductivity is a function of position: use tensor_at(dim, x)")
         if self.k.ndim == 0:
             return float(self.k) * np.eye(dim)
         if self.k.shape != (dim, dim):
             raise ValueError(f"a {self.k.shape[0]}D conductivity cannot be used in a {dim}D cell")
         return self.k
 
+    def tensor_at(self, dim, x):
+        if not self.is_field:
+            return super().tensor_at(dim, x)
+        k = _field("conductivity k", self.k, x, lambda v: v > 0, "positive")
+        return k[..., None, None] * np.eye(dim)
+
     def __repr__(self):
-        return f"Conductor(k={self.k.tolist()})"
+        return "Conductor(k=<field>)" if self.is_field else f"Conductor(k={self.k.tolist()})"
+
+
+def _isotropic(dim, lam, mu):
+    """Mandel stiffness lam tr(eps) I + 2 mu eps; lam, mu scalars or arrays (...)."""
+    lam, mu = np.asarray(lam, dtype=float), np.asarray(mu, dtype=float)
+    n = notation.size(dim)
+    C = 2 * mu[..., None, None] * np.eye(n)
+    C[..., :dim, :dim] += lam[..., None, None]
+    return C
 
 
 def _check_spd(name, matrix):
