@@ -2,7 +2,9 @@
 
 Conventions shared by every generator in this module:
 
-* The cell is the cube ``[0, size]^dim`` with its origin at 0.
+* The cell is the cube ``[0, size]^dim`` with its origin at 0, except
+  :func:`hexagonal`, whose cell is the rhombus spanned by the lattice vectors
+  of :func:`hexagonal_lattice` (pass that lattice to :class:`fe2.Cell`).
 * Meshes are first order: :class:`skfem.MeshTri1` in 2D (``mesh.p`` has shape
   ``(2, N)``), :class:`skfem.MeshTet1` in 3D.  Higher-order fields are obtained
   later by choosing a higher-order element on the same mesh (gmsh order-2
@@ -15,20 +17,31 @@ Conventions shared by every generator in this module:
   indices}`` for exactly those names, and every element is in exactly one.
 * Boundary physical groups are also written and come back as
   ``mesh.boundaries``: ``left`` (x=0), ``right`` (x=size), ``bottom`` (y=0),
-  ``top`` (y=size) and, in 3D, ``back`` (z=0), ``front`` (z=size).
+  ``top`` (y=size) and, in 3D, ``back`` (z=0), ``front`` (z=size).  For a
+  lattice cell the faces are named by lattice vector: ``left``/``right`` are
+  the faces of fractional coordinate s_1 = 0/1, ``bottom``/``top`` s_2 = 0/1.
+* Random cells (:func:`random_inclusions`, :func:`random_spheres`) place their
+  inclusions with :func:`random_centres` (pure numpy, seeded) and wrap every
+  inclusion cut by a face periodically onto the opposite face(s).
 * The file format is gmsh MSH 4.1 ASCII, which meshio 5.3 and scikit-fem read
   with the named subdomains intact.
 """
 
 import contextlib
 import io
+import itertools
 import math
 import os
 import tempfile
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["laminate", "inclusion", "checkerboard", "load_mesh"]
+from .lattice import Lattice
+
+__all__ = ["laminate", "inclusion", "checkerboard", "hexagonal",
+           "hexagonal_lattice", "sphere", "random_inclusions",
+           "random_spheres", "random_centres", "Packing", "load_mesh"]
 
 _MSH_VERSION = 4.1
 _BOUNDARY_NAMES = (("left", "right"), ("bottom", "top"), ("back", "front"))
@@ -72,6 +85,9 @@ def _check_phases(phases):
 def _check_path(path):
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"path must be a str/PathLike or None, got path={path!r}")
+    if path is not None and not os.fspath(path).endswith(".msh"):
+        # gmsh chooses the format from the extension
+        raise ValueError(f"path must end with '.msh', got path={os.fspath(path)!r}")
 
 
 # --------------------------------------------------------------------------
@@ -204,17 +220,33 @@ def _add_boundary_groups(gmsh, dim, size):
             gmsh.model.addPhysicalGroup(dim - 1, sorted(tags), name=side)
 
 
-def _finish(gmsh, dim, size, h, phase_tags, phases, path):
-    """Physical groups, periodicity, meshing, writing and loading."""
+def _finish(gmsh, dim, size, h, phase_tags, phases, path, vectors=None):
+    """Physical groups, periodicity, meshing, writing and loading.
+
+    ``vectors`` (rows = lattice vectors, origin 0) selects a general lattice
+    cell; by default the cell is the cube ``[0, size]^dim``.
+    """
     gmsh.model.occ.synchronize()
     for name, tags in zip(phases, phase_tags):
         if not tags:  # pragma: no cover - geometry bug
             raise RuntimeError(f"phase {name!r} ended up with no entities")
         gmsh.model.addPhysicalGroup(dim, sorted(tags), name=name)
-    _add_boundary_groups(gmsh, dim, size)
-    _make_periodic(gmsh, dim, size)
+    if vectors is None:
+        _add_boundary_groups(gmsh, dim, size)
+        _make_periodic(gmsh, dim, size)
+    else:
+        faces = _lattice_faces(gmsh, dim, vectors)
+        for axis in range(dim):
+            for side, name in enumerate(_BOUNDARY_NAMES[axis]):
+                gmsh.model.addPhysicalGroup(dim - 1, sorted(faces[axis][side]),
+                                            name=name)
+        _make_periodic_lattice(gmsh, dim, vectors, faces)
     _set_mesh_options(gmsh, h)
     gmsh.model.mesh.generate(dim)
+    return _write_and_load(gmsh, path)
+
+
+def _write_and_load(gmsh, path):
     if path is None:
         fd, tmp = tempfile.mkstemp(suffix=".msh", prefix="fe2_")
         os.close(fd)
@@ -231,6 +263,65 @@ def _finish(gmsh, dim, size, h, phase_tags, phases, path):
         raise ValueError(f"path must end with '.msh', got path={path!r}")
     gmsh.write(path)
     return load_mesh(path)
+
+
+def _sample_entity(gmsh, dim, tag, n=5):
+    """Points (k, 3) on the geometric support of a curve/surface entity."""
+    lo, hi = gmsh.model.getParametrizationBounds(dim, tag)
+    if dim == 1:
+        u = np.linspace(lo[0], hi[0], n)
+    else:
+        uu, vv = np.meshgrid(np.linspace(lo[0], hi[0], n),
+                             np.linspace(lo[1], hi[1], n))
+        u = np.column_stack([uu.ravel(), vv.ravel()]).ravel()
+    return np.reshape(gmsh.model.getValue(dim, tag, u), (-1, 3))
+
+
+def _lattice_faces(gmsh, dim, vectors):
+    """Boundary entities of a lattice cell: faces[k][side], side 0 (s_k=0) or 1 (s_k=1).
+
+    An entity of dimension dim-1 belongs to a face when all its sample points
+    have fractional coordinate s_k equal to 0 (or 1) within 1e-7.
+    """
+    vectors = np.asarray(vectors, dtype=float)
+    faces = [([], []) for _ in range(dim)]
+    for _, tag in gmsh.model.getEntities(dim - 1):
+        x = _sample_entity(gmsh, dim - 1, tag)[:, :dim]
+        s = np.linalg.solve(vectors.T, x.T)             # (dim, k)
+        for k in range(dim):
+            for side in (0, 1):
+                if np.all(np.abs(s[k] - side) < 1e-7):
+                    faces[k][side].append(tag)
+    return faces
+
+
+def _make_periodic_lattice(gmsh, dim, vectors, faces):
+    """setPeriodic of each face s_k=1 onto s_k=0 by translation by vectors[k]."""
+    vectors = np.asarray(vectors, dtype=float)
+    bdim = dim - 1
+    tol = 1e-5 * np.linalg.norm(vectors.sum(axis=0))
+    for k in range(dim):
+        shift = np.zeros(3)
+        shift[:dim] = vectors[k]
+        affine = [1, 0, 0, shift[0], 0, 1, 0, shift[1], 0, 0, 1, shift[2],
+                  0, 0, 0, 1]
+        masters, slaves = faces[k]
+        mboxes = {m: np.array(gmsh.model.getBoundingBox(bdim, m))
+                  for m in masters}
+        step = np.concatenate([shift, shift])
+        used = set()
+        for s in sorted(slaves):
+            sbox = np.array(gmsh.model.getBoundingBox(bdim, s))
+            match = [m for m, b in mboxes.items()
+                     if np.max(np.abs(b + step - sbox)) < tol]
+            if len(match) != 1:  # pragma: no cover - geometry bug
+                raise RuntimeError(
+                    f"periodic matching failed for lattice vector {k} "
+                    f"for entity {s}: candidates {match}")
+            used.add(match[0])
+            gmsh.model.mesh.setPeriodic(bdim, [s], [match[0]], affine)
+        if len(used) != len(masters) or not masters:  # pragma: no cover
+            raise RuntimeError(f"unmatched master entities for lattice vector {k}")
 
 
 def _fragment(gmsh, pieces):
@@ -343,6 +434,489 @@ def checkerboard(n=2, *, size=1.0, h=0.05, phases=("a", "b"), path=None):
         for k, tags in enumerate(out):
             groups[which[k]].extend(tags)
         return _finish(gmsh, 2, size, h, groups, phases, path)
+
+
+# --------------------------------------------------------------------------
+# hexagonal fibre array and single sphere
+# --------------------------------------------------------------------------
+
+_HEX_PACKING = math.pi / (2 * math.sqrt(3))   # 0.9069, touching fibres
+_SPHERE_LIMIT = math.pi / 6                   # 0.5236, sphere touching faces
+
+
+def hexagonal_lattice(a=1.0):
+    """Lattice of :func:`hexagonal`: a1 = (a, 0), a2 = (a/2, a*sqrt(3)/2), origin 0."""
+    if not (isinstance(a, (int, float, np.number)) and np.isfinite(a) and a > 0):
+        raise ValueError(f"a must be a positive number, got a={a!r}")
+    return Lattice([[a, 0.0], [0.5 * a, 0.5 * math.sqrt(3) * a]],
+                   origin=np.zeros(2))
+
+
+def hexagonal(fraction=0.5, *, a=1.0, h=0.05, phases=("matrix", "fiber"),
+              path=None):
+    """Primitive cell of a hexagonal array of circular fibres (2D, MeshTri1).
+
+    The cell is the rhombus {s1*a1 + s2*a2, s in [0,1]^2} with a1 = (a, 0),
+    a2 = (a/2, a*sqrt(3)/2) (60 degree angle at the origin, area
+    a^2*sqrt(3)/2); homogenize it with ``lattice=hexagonal_lattice(a)`` (the
+    default bounding-box lattice of :class:`fe2.Cell` is wrong here). One fibre
+    of radius r, pi r^2 = fraction * area, is centred on the lattice points, so
+    it appears as four pieces at the corners (60, 120, 60 and 120 degree
+    sectors at 0, a1, a1+a2, a2). Neighbouring fibres are a apart, so
+    ``fraction`` must stay below the hexagonal packing limit
+    pi/(2*sqrt(3)) = 0.9069 (2r < a). ``phases = (matrix, fibre)``. Opposite
+    sides are node-matched by translation by a1 (``left`` s1=0 -> ``right``
+    s1=1) and a2 (``bottom`` -> ``top``). The meshed fibre is an inscribed
+    polygon, slightly smaller than the circle (relative deficit ~(h/r)^2/6).
+    """
+    _check_fraction(fraction)
+    if not (isinstance(a, (int, float, np.number)) and np.isfinite(a) and a > 0):
+        raise ValueError(f"a must be a positive number, got a={a!r}")
+    if not (isinstance(h, (int, float, np.number)) and np.isfinite(h)
+            and 0 < h < a):
+        raise ValueError(f"h must satisfy 0 < h < a={a!r}, got h={h!r}")
+    area = a * a * math.sqrt(3) / 2
+    radius = math.sqrt(fraction * area / math.pi)
+    if 2 * radius >= a * (1 - 1e-12):
+        raise ValueError(
+            f"fraction={fraction!r} gives a fibre diameter {2 * radius:.6g} >= "
+            f"a={a!r}: the fibre would overlap its periodic images (the "
+            f"hexagonal packing limit is fraction < pi/(2*sqrt(3)) = "
+            f"{_HEX_PACKING:.6f})")
+    if h >= radius:
+        raise ValueError(
+            f"h must be smaller than the fibre radius {radius:.6g}, got h={h!r}")
+    phases = _check_phases(phases)
+    _check_path(path)
+
+    vectors = hexagonal_lattice(a).vectors
+    corners = [np.zeros(2), vectors[0], vectors[0] + vectors[1], vectors[1]]
+    with _GmshSession("fe2_hexagonal") as gmsh:
+        occ = gmsh.model.occ
+        pts = [occ.addPoint(x, y, 0.0) for x, y in corners]
+        lines = [occ.addLine(pts[i], pts[(i + 1) % 4]) for i in range(4)]
+        rhombus = occ.addPlaneSurface([occ.addCurveLoop(lines)])
+        disks = [(2, occ.addDisk(x, y, 0.0, radius, radius)) for x, y in corners]
+        pieces, _ = occ.intersect(disks, [(2, rhombus)], removeObject=True,
+                                  removeTool=False)
+        out = _fragment(gmsh, [(2, rhombus)] + pieces)
+        fib = sorted({t for m in out[1:] for t in m})
+        mat = [t for t in out[0] if t not in fib]
+        return _finish(gmsh, 2, a, h, [mat, fib], phases, path, vectors=vectors)
+
+
+def sphere(fraction=0.2, *, size=1.0, h=0.1, phases=("matrix", "inclusion"),
+           path=None):
+    """3D periodic cube ``[0, size]^3`` with one centred spherical inclusion (MeshTet1).
+
+    The radius follows from the exact sphere, 4/3 pi r^3 = fraction * size^3;
+    the meshed (polyhedral) sphere is slightly smaller. The sphere must stay
+    strictly inside the cube (r < size/2, fraction < pi/6 = 0.5236), and
+    ``h`` must be smaller than r. ``phases = (matrix, inclusion)``; the three
+    face pairs are node-matched by translation by ``size``.
+    """
+    _check_fraction(fraction)
+    _check_size_h(size, h)
+    radius = size * (3 * fraction / (4 * math.pi)) ** (1 / 3)
+    if radius >= 0.5 * size * (1 - 1e-12):
+        raise ValueError(
+            f"fraction={fraction!r} gives a sphere radius {radius:.6g} >= "
+            f"size/2={0.5 * size:.6g}: the sphere would touch or cross the cell "
+            f"faces (need fraction < pi/6 = {_SPHERE_LIMIT:.6f})")
+    if h >= radius:
+        raise ValueError(
+            f"h must be smaller than the sphere radius {radius:.6g}, got h={h!r}")
+    phases = _check_phases(phases)
+    _check_path(path)
+
+    with _GmshSession("fe2_sphere") as gmsh:
+        occ = gmsh.model.occ
+        box = occ.addBox(0.0, 0.0, 0.0, size, size, size)
+        ball = occ.addSphere(*(3 * [0.5 * size]), radius)
+        out = _fragment(gmsh, [(3, box), (3, ball)])
+        inc = out[1]
+        mat = [t for t in out[0] if t not in inc]
+        return _finish(gmsh, 3, size, h, [mat, inc], phases, path)
+
+
+# --------------------------------------------------------------------------
+# random sequential addition (pure numpy)
+# --------------------------------------------------------------------------
+
+class Packing(NamedTuple):
+    """Inclusions placed by :func:`random_centres`.
+
+    ``centres`` (n, dim) in [0, size)^dim; ``angles`` (n,) angle of the major
+    axis to the x axis in [0, pi) (zeros for circles/spheres); ``axes`` the
+    semi-axes (a, b) of an ellipse, (r, r) of a circle, (r, r, r) of a sphere;
+    ``size`` the cell edge; ``shape`` "circle", "ellipse" or "sphere";
+    ``attempts`` the number of random candidates drawn.
+    """
+
+    centres: np.ndarray
+    angles: np.ndarray
+    axes: tuple
+    size: float
+    shape: str
+    attempts: int
+
+
+_RSA_BATCH = 1024          # candidates drawn per vectorized batch
+_ELLIPSE_SAMPLES = 720     # boundary points for ellipse-to-corner distances
+_PW_LAMBDAS = np.linspace(0.0, 1.0, 129)[1:-1]
+
+
+def _is_number(x):
+    return (isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+            and np.isfinite(x))
+
+
+def _is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _packing_spec(dim, fraction, n, size, shape, aspect, gap, seed,
+                  max_attempts):
+    """Validate the RSA input; return (n, shape, semi-axes)."""
+    _check_fraction(fraction)
+    if not (_is_number(size) and size > 0):
+        raise ValueError(f"size must be a positive number, got size={size!r}")
+    shapes = ("circle", "ellipse") if dim == 2 else ("sphere",)
+    if shape is None:
+        shape = shapes[0]
+    if shape not in shapes:
+        raise ValueError(f"shape must be one of {shapes} in {dim}D, got shape={shape!r}")
+    if not (_is_number(aspect) and aspect >= 1):
+        raise ValueError(f"aspect must be a number >= 1 (major/minor axis), got aspect={aspect!r}")
+    if shape != "ellipse" and aspect != 1:
+        raise ValueError(f"aspect={aspect!r} needs shape='ellipse' (got shape={shape!r})")
+    if not (_is_number(gap) and gap >= 0):
+        raise ValueError(f"gap must be a number >= 0, got gap={gap!r}")
+    if not (_is_int(seed) and seed >= 0):
+        raise ValueError(f"seed must be a non-negative integer, got seed={seed!r}")
+    if not (_is_int(max_attempts) and max_attempts >= 1):
+        raise ValueError(f"max_attempts must be a positive integer, got max_attempts={max_attempts!r}")
+    if n is None:
+        # equivalent diameter about size/5 in 2D, size/4 in 3D
+        d = size / (5 if dim == 2 else 4)
+        unit = math.pi * d * d / 4 if dim == 2 else math.pi * d ** 3 / 6
+        n = max(1, int(round(fraction * size ** dim / unit)))
+    elif not (_is_int(n) and n >= 1):
+        raise ValueError(f"n must be a positive integer or None, got n={n!r}")
+    n = int(n)
+    if dim == 2:
+        r = size * math.sqrt(fraction / (n * math.pi))
+        axes = (r * math.sqrt(aspect), r / math.sqrt(aspect))
+    else:
+        r = size * (3 * fraction / (4 * math.pi * n)) ** (1 / 3)
+        axes = (r, r, r)
+    if 2 * axes[0] + gap >= size:
+        raise ValueError(
+            f"n={n} inclusions at fraction={fraction!r} have a (major) "
+            f"diameter {2 * axes[0]:.6g}; with gap={gap!r} this is >= "
+            f"size={size!r}, so an inclusion would overlap its own periodic "
+            "image: raise n or lower fraction/aspect/gap")
+    return n, shape, axes
+
+
+def _min_image(d, size):
+    return d - size * np.round(d / size)
+
+
+def _ellipse_matrices(angles, a, b):
+    """M with x^T M^-1 x <= 1 inside an ellipse of semi-axes a, b at angles."""
+    c, s = np.cos(angles), np.sin(angles)
+    m = np.empty(angles.shape + (2, 2))
+    m[..., 0, 0] = a * a * c * c + b * b * s * s
+    m[..., 1, 1] = a * a * s * s + b * b * c * c
+    m[..., 0, 1] = m[..., 1, 0] = (a * a - b * b) * c * s
+    return m
+
+
+def _ellipses_separated(r, ma, mb):
+    """Perram-Wertheim test: True where ellipses (M_A, M_B) at offset r are disjoint.
+
+    F(lam) = lam (1-lam) r^T [(1-lam) M_A + lam M_B]^-1 r; the ellipses
+    overlap iff max F < 1. The maximum is taken over a grid of lam, which
+    can only underestimate it: the test never accepts an overlapping pair.
+    """
+    lam = _PW_LAMBDAS[:, None, None, None]
+    c = (1 - lam) * ma[None] + lam * mb[None]            # (L, P, 2, 2)
+    det = c[..., 0, 0] * c[..., 1, 1] - c[..., 0, 1] * c[..., 1, 0]
+    x, y = r[:, 0], r[:, 1]
+    q = (c[..., 1, 1] * x * x - 2 * c[..., 0, 1] * x * y + c[..., 0, 0] * y * y) / det
+    f = _PW_LAMBDAS[:, None] * (1 - _PW_LAMBDAS[:, None]) * q
+    return f.max(axis=0) >= 1.0
+
+
+def _conflicts(cand, cang, others, oang, size, shape, axes, gap):
+    """Boolean (len(cand),): candidate too close to any of ``others`` (periodic)."""
+    if len(others) == 0:
+        return np.zeros(len(cand), dtype=bool)
+    d = _min_image(cand[:, None, :] - others[None, :, :], size)   # (B, P, dim)
+    if shape != "ellipse":
+        return np.any(np.linalg.norm(d, axis=-1) < 2 * axes[0] + gap, axis=1)
+    # ellipses, each grown by the factor (1 + gap/(2b)): the grown ellipse
+    # contains the gap/2 neighbourhood of the original (support function
+    # h*(1 + g/2b) >= h + g/2 since h >= b), so disjoint grown ellipses are
+    # at least `gap` apart.
+    grow = 1 + 0.5 * gap / axes[1]
+    a, b = axes[0] * grow, axes[1] * grow
+    shifts = size * np.array(list(itertools.product((-1, 0, 1), repeat=2)))
+    dd = d[:, :, None, :] + shifts[None, None]                        # (B, P, 9, 2)
+    dist = np.linalg.norm(dd, axis=-1)
+    hit = np.any(dist < 2 * b, axis=2)                                # inscribed circles overlap
+    maybe = (dist < 2 * a) & ~hit[:, :, None]
+    if np.any(maybe):
+        i, j, k = np.nonzero(maybe)
+        sep = _ellipses_separated(dd[i, j, k], _ellipse_matrices(cang[i], a, b),
+                                  _ellipse_matrices(oang[j], a, b))
+        bad = np.zeros(hit.shape, dtype=bool)
+        np.logical_or.at(bad, (i[~sep], j[~sep]), True)
+        hit |= bad
+    return np.any(hit, axis=1)
+
+
+def _edge_violations(cand, cang, size, shape, axes, clearance):
+    """Boolean (B,): candidate boundary within ``clearance`` of being tangent
+    to a cell face, edge line or corner (measured for every periodic image)."""
+    if clearance <= 0:
+        return np.zeros(len(cand), dtype=bool)
+    dims = cand.shape[1]
+    near = [cand, size - cand]            # distances to the planes x_k = 0, size
+    if shape != "ellipse":
+        r = axes[0]
+        bad = np.zeros(len(cand), dtype=bool)
+        # faces, edge lines (3D) and corners: the distance from the centre to
+        # the flat is sqrt(sum of d_k^2 over the flat's fixed axes)
+        for m in range(1, dims + 1):
+            for fixed in itertools.combinations(range(dims), m):
+                for sides in itertools.product((0, 1), repeat=m):
+                    dist = np.sqrt(sum(near[s][:, k] ** 2
+                                       for k, s in zip(fixed, sides)))
+                    bad |= np.abs(dist - r) < clearance
+        return bad
+    a, b = axes
+    c, s = np.cos(cang), np.sin(cang)
+    support = np.stack([np.sqrt(a * a * c * c + b * b * s * s),
+                        np.sqrt(a * a * s * s + b * b * c * c)], axis=1)
+    bad = np.any((np.abs(near[0] - support) < clearance)
+                 | (np.abs(near[1] - support) < clearance), axis=1)
+    # corners: distance from each cell corner to the (densely sampled) ellipse
+    t = np.linspace(0, 2 * np.pi, _ELLIPSE_SAMPLES, endpoint=False)
+    for corner in itertools.product((0.0, size), repeat=2):
+        rel = np.asarray(corner) - cand
+        close = np.flatnonzero(np.linalg.norm(rel, axis=1) < a + clearance)
+        if close.size == 0:
+            continue
+        cc, ss = c[close, None], s[close, None]
+        px = a * np.cos(t) * cc - b * np.sin(t) * ss
+        py = a * np.cos(t) * ss + b * np.sin(t) * cc
+        dist = np.hypot(px - rel[close, :1], py - rel[close, 1:]).min(axis=1)
+        bad[close] |= dist < clearance
+    return bad
+
+
+def random_centres(fraction, *, dim=2, n=None, size=1.0, shape=None,
+                   aspect=1.0, gap=0.0, clearance=0.0, seed=0,
+                   max_attempts=100000):
+    """Random sequential addition of ``n`` equal inclusions in the periodic cell ``[0, size]^dim``.
+
+    Pure numpy; :func:`random_inclusions` and :func:`random_spheres` mesh the
+    result. Candidates are drawn uniformly (centres in [0, size)^dim and, for
+    ellipses, major-axis angles in [0, pi)) from
+    ``numpy.random.default_rng(seed)`` and kept when
+
+    * no overlap: the surface-to-surface distance to every inclusion placed
+      so far, over all periodic images, is at least ``gap``. Circles and
+      spheres: exact, minimum-image centre distance >= 2r + gap. Ellipses:
+      conservative, both ellipses grown about their centres by the factor
+      1 + gap/(2b) must be disjoint by the Perram-Wertheim contact function
+      (evaluated on a grid of its parameter, which never accepts an overlap);
+      the enforced gap is exact across the minor axis and up to a*gap/b along
+      the major one.
+    * edge rule (only if ``clearance`` > 0): the inclusion boundary is not
+      within ``clearance`` of tangency to any cell face, edge line (3D) or
+      corner, i.e. |dist(centre, flat) - r| >= clearance for circles and
+      spheres (for ellipses the support function replaces r on faces, and the
+      distance from each corner to the ellipse, sampled at 720 boundary
+      points, must be >= clearance). An inclusion is then either clear of a
+      face or cuts it by at least ``clearance``, which avoids slivers.
+
+    ``shape`` is "circle" (default) or "ellipse" in 2D and "sphere" in 3D.
+    The inclusions have equal size from ``fraction``: n pi a b = fraction *
+    size^2 with a/b = ``aspect`` (2D), n 4/3 pi r^3 = fraction * size^3 (3D).
+    The default ``n`` makes the equivalent diameter about size/5 in 2D
+    (n = round(100 fraction / pi)) and size/4 in 3D (n = round(384 fraction /
+    pi)), at least 1. Raises ValueError naming the numbers when ``n``
+    inclusions cannot be placed within ``max_attempts`` candidates.
+    """
+    if dim not in (2, 3) or isinstance(dim, bool):
+        raise ValueError(f"dim must be 2 or 3, got dim={dim!r}")
+    n, shape, axes = _packing_spec(dim, fraction, n, size, shape, aspect, gap,
+                                   seed, max_attempts)
+    if not (_is_number(clearance) and clearance >= 0):
+        raise ValueError(f"clearance must be a number >= 0, got clearance={clearance!r}")
+    rng = np.random.default_rng(seed)
+    centres = np.empty((0, dim))
+    angles = np.empty(0)
+    attempts = 0
+    while len(centres) < n and attempts < max_attempts:
+        batch = min(_RSA_BATCH, max_attempts - attempts)
+        cand = rng.uniform(0.0, size, (batch, dim))
+        cang = (rng.uniform(0.0, np.pi, batch) if shape == "ellipse"
+                else np.zeros(batch))
+        ok = ~_edge_violations(cand, cang, size, shape, axes, clearance)
+        ok[ok] = ~_conflicts(cand[ok], cang[ok], centres, angles, size, shape,
+                             axes, gap)
+        start = len(centres)
+        used = batch
+        for j in np.flatnonzero(ok):
+            if _conflicts(cand[j:j + 1], cang[j:j + 1], centres[start:],
+                          angles[start:], size, shape, axes, gap)[0]:
+                continue
+            centres = np.vstack([centres, cand[j]])
+            angles = np.append(angles, cang[j])
+            if len(centres) == n:
+                used = j + 1
+                break
+        attempts += used
+    if len(centres) < n:
+        k = len(centres)
+        raise ValueError(
+            f"random sequential addition could not reach fraction={fraction!r} "
+            f"with n={n} inclusions (gap={gap:.4g}, clearance={clearance:.4g}): "
+            f"only {k} placed after max_attempts={max_attempts} attempts, "
+            f"fraction reached {fraction * k / n:.4f}; lower fraction or gap, "
+            "change n, or raise max_attempts")
+    return Packing(centres, angles, tuple(float(x) for x in axes), float(size),
+                   shape, attempts)
+
+
+def _wrapped_images(packing):
+    """(centre, angle) of every periodic image whose bounding box meets the cell."""
+    size, (a, b) = packing.size, packing.axes[:2]
+    dim = packing.centres.shape[1]
+    out = []
+    for c, th in zip(packing.centres, packing.angles):
+        if packing.shape == "ellipse":
+            co, si = math.cos(th), math.sin(th)
+            ext = np.array([math.sqrt(a * a * co * co + b * b * si * si),
+                            math.sqrt(a * a * si * si + b * b * co * co)])
+        else:
+            ext = np.full(dim, a)
+        for shift in itertools.product((-1, 0, 1), repeat=dim):
+            cc = c + size * np.asarray(shift, dtype=float)
+            if np.all(cc - ext < size) and np.all(cc + ext > 0):
+                out.append((cc, th))
+    return out
+
+
+def _mesh_packing(name, dim, packing, h, phases, path):
+    size = packing.size
+    with _GmshSession(name) as gmsh:
+        occ = gmsh.model.occ
+        if dim == 2:
+            box = occ.addRectangle(0.0, 0.0, 0.0, size, size)
+        else:
+            box = occ.addBox(0.0, 0.0, 0.0, size, size, size)
+        a, b = packing.axes[:2]
+        shapes = []
+        for c, th in _wrapped_images(packing):
+            if dim == 3:
+                shapes.append((3, occ.addSphere(*c, a)))
+            elif packing.shape == "ellipse":
+                shapes.append((2, occ.addDisk(c[0], c[1], 0.0, a, b,
+                                              zAxis=[0.0, 0.0, 1.0],
+                                              xAxis=[math.cos(th), math.sin(th), 0.0])))
+            else:
+                shapes.append((2, occ.addDisk(c[0], c[1], 0.0, a, a)))
+        pieces, _ = occ.intersect(shapes, [(dim, box)], removeObject=True,
+                                  removeTool=False)
+        out = _fragment(gmsh, [(dim, box)] + pieces)
+        inc = sorted({t for m in out[1:] for t in m})
+        mat = [t for t in out[0] if t not in inc]
+        return _finish(gmsh, dim, size, h, [mat, inc], phases, path)
+
+
+def _random_mesh_args(dim, fraction, n, size, shape, aspect, gap, h, seed,
+                      max_attempts, clearance, phases, path):
+    n, shape, axes = _packing_spec(dim, fraction, n, size, shape, aspect, gap,
+                                   seed, max_attempts)
+    minor = axes[1]
+    if h is None:
+        h = minor / (4 if dim == 2 else 3)
+    _check_size_h(size, h)
+    if h >= minor:
+        raise ValueError(
+            f"h must be smaller than the inclusion (minor) radius {minor:.6g}, got h={h!r}")
+    if clearance is None:
+        clearance = 0.5 * h
+    if not (_is_number(clearance) and clearance >= 0):
+        raise ValueError(f"clearance must be a number >= 0 or None, got clearance={clearance!r}")
+    phases = _check_phases(phases)
+    _check_path(path)
+    try:
+        packing = random_centres(fraction, dim=dim, n=n, size=size,
+                                 shape=shape, aspect=aspect,
+                                 gap=max(gap, clearance), clearance=clearance,
+                                 seed=seed, max_attempts=max_attempts)
+    except ValueError as err:
+        if gap >= clearance:
+            raise
+        raise ValueError(
+            f"{err} (the separation used is max(gap={gap!r}, "
+            f"clearance={clearance:.4g}) with clearance = h/2 by default; "
+            "pass a smaller h or clearance)") from None
+    return packing, h, phases
+
+
+def random_inclusions(fraction, *, n=None, size=1.0, shape="circle",
+                      aspect=1.0, gap=0.0, h=None, seed=0,
+                      phases=("matrix", "inclusion"), max_attempts=100000,
+                      clearance=None, path=None):
+    """2D periodic cell ``[0, size]^2`` with ``n`` random non-overlapping equal inclusions (MeshTri1).
+
+    Circles, or with ``shape="ellipse"`` ellipses of axis ratio ``aspect`` =
+    a/b >= 1 and uniformly random orientation, all of area fraction * size^2 / n,
+    placed by :func:`random_centres` (random sequential addition with
+    ``numpy.random.default_rng(seed)``; see there for the overlap and edge
+    tests). An inclusion cut by a cell edge re-enters on the opposite edge
+    (and corner), so the cell is periodic; the meshed area fraction is that
+    of the inscribed polygons, slightly below ``fraction``.
+
+    Defaults: ``n`` gives an equivalent diameter of about size/5
+    (n = round(100 fraction / pi)); ``h`` = b/4 (a quarter of the minor
+    semi-axis, i.e. diameter/8 for circles); ``clearance`` = h/2. For meshing,
+    the separation actually enforced between inclusions is max(gap,
+    clearance), and every inclusion boundary is kept at least ``clearance``
+    from tangency with the cell edges and corners. Same arguments, same
+    mesh. Raises ValueError before meshing if the fraction cannot be reached
+    within ``max_attempts`` candidates.
+    """
+    packing, h, phases = _random_mesh_args(
+        2, fraction, n, size, shape, aspect, gap, h, seed, max_attempts,
+        clearance, phases, path)
+    return _mesh_packing("fe2_random_inclusions", 2, packing, h, phases, path)
+
+
+def random_spheres(fraction, *, n=None, size=1.0, gap=0.0, h=None, seed=0,
+                   phases=("matrix", "inclusion"), max_attempts=100000,
+                   clearance=None, path=None):
+    """3D periodic cube ``[0, size]^3`` with ``n`` random non-overlapping equal spheres (MeshTet1).
+
+    Same rules as :func:`random_inclusions` in 3D: n 4/3 pi r^3 = fraction *
+    size^3; default ``n`` gives a diameter of about size/4 (n = round(384
+    fraction / pi)); default ``h`` = r/3; ``clearance`` = h/2 is both the
+    minimum separation used for meshing (max(gap, clearance)) and the distance
+    from tangency kept to every face, edge line and corner of the cube. A
+    sphere cut by a face, edge or corner re-enters on the opposite side(s)
+    (up to 8 pieces). The three face pairs are node-matched.
+    """
+    packing, h, phases = _random_mesh_args(
+        3, fraction, n, size, None, 1.0, gap, h, seed, max_attempts,
+        clearance, phases, path)
+    return _mesh_packing("fe2_random_spheres", 3, packing, h, phases, path)
 
 
 # --------------------------------------------------------------------------
