@@ -1,6 +1,6 @@
 """fe2: two-scale finite-element homogenization of heterogeneous materials on scikit-fem."""
 
-from . import analytic, bounds, geometry, notation
+from . import analytic, bounds, geometry, notation, parallel, rve, voxel
 from .boundary import Kubc, Periodic, Subc
 from .cell import Cell
 from .homogenization import Comparison, Homogenization, bind, compare, hill_mandel, homogenize, response, tangent
@@ -10,6 +10,6 @@ from .materials import Anisotropic, Conductor, Isotropic
 __all__ = [
     "Anisotropic", "Cell", "Comparison", "Conductor", "Homogenization", "Isotropic", "Kubc", "Lattice",
     "Periodic", "PeriodicityError", "Subc", "analytic", "bind", "bounds", "compare", "geometry", "hill_mandel",
-    "homogenize", "notation", "response", "tangent",
+    "homogenize", "notation", "parallel", "response", "rve", "tangent", "voxel",
 ]
 __version__ = "0.1.0"

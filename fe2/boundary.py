@@ -25,6 +25,8 @@ class _Condition:
     name = None
 
     def __init__(self, tol=1e-8):
+        if not 0 < float(tol) < 1e-3:
+            raise ValueError(f"tol is a node-matching tolerance relative to the cell diameter, 0 < tol < 1e-3; got {tol}")
         self.tol = float(tol)
 
     def __eq__(self, other):
@@ -107,8 +109,9 @@ class _Static(_Bound):
         return self.expand(self.unit_stress @ self._tangent)
 
     def field_from_stress(self, stress):
-        """Micro field under the uniform traction stress . n (stress-driven SUBC)."""
-        return self.expand(self.solve(self.load @ np.asarray(stress, dtype=float)))
+        """Micro field under the uniform traction stress . n (stress-driven SUBC); the stress in
+        the notation of the strain (a Mandel vector, or K grad T for conduction)."""
+        return self.expand(self.solve(self.load @ self.cell.check_strain(stress, "stress")))
 
     def field(self, strain):
         return self.field_from_stress(self._tangent @ self.cell.check_strain(strain))
@@ -134,14 +137,18 @@ class Periodic(_Condition):
 
 
 class Kubc(_Condition):
-    """Kinematic uniform boundary condition: u = E x on the whole cell boundary."""
+    """Kinematic uniform boundary condition: u = E x on the whole cell boundary (the mesh's
+    boundary facets)."""
 
     name = "kubc"
     bind = _Kinematic
 
     def dof_map(self, cell):
-        boundary = cell.lattice.on_boundary(cell.doflocs, self.tol * cell.lattice.diameter)
-        return _compress(~boundary)
+        ncomp = cell.physics.ncomp
+        nodes = cell.basis.get_dofs().all()  # scalar DOFs on the boundary facets, P2 mid-sides included
+        free = np.ones(cell.ndofs, dtype=bool)
+        free[(nodes[:, None] * ncomp + np.arange(ncomp)).ravel()] = False
+        return _compress(free)
 
 
 class Subc(_Condition):
@@ -182,3 +189,14 @@ def _rigid_pins(doflocs, modes):
 
 
 CONDITIONS = {c.name: c for c in (Periodic, Kubc, Subc)}
+
+
+def condition(bc):
+    """A boundary condition from a name ("periodic", "kubc", "subc"), a condition class or instance."""
+    if isinstance(bc, _Condition):
+        return bc
+    if isinstance(bc, type) and issubclass(bc, _Condition):
+        return bc()
+    if isinstance(bc, str) and bc.lower() in CONDITIONS:
+        return CONDITIONS[bc.lower()]()
+    raise ValueError(f"unknown boundary condition {bc!r}; use one of {sorted(CONDITIONS)}, or fe2.Periodic() etc.")

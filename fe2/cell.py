@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from skfem import Basis
 
 from .lattice import Lattice
+from .notation import to_mandel
 from .physics import Conduction, Elasticity, lagrange
 from .timing import timed
 
@@ -25,12 +26,16 @@ class Cell:
     materials : dict phase name -> law (:mod:`fe2.materials`), or one law for a homogeneous cell.
         The laws decide the physics: all elastic, or all conductors.
     order : 1 or 2, the Lagrange element order (P2 uses the same, straight-sided mesh).
-    lattice : :class:`fe2.lattice.Lattice` or array of lattice vectors (rows); default the mesh's
-        bounding box. The mesh must fill its lattice cell.
-    intorder : quadrature order; default exact for the stiffness of piecewise-constant materials.
+    lattice : :class:`fe2.lattice.Lattice`, or an array of lattice vectors (rows), the cell then
+        placed around the mesh; default the mesh's bounding box. The mesh must fill its lattice cell
+        (a parallelogram or parallelepiped: a hexagonal array is meshed on its rhombic primitive cell).
+    intorder : quadrature order; default exact for the stiffness of piecewise-constant materials on
+        simplices and parallelogram/parallelepiped quads and hexes, three orders more for coefficient fields.
     """
 
     def __init__(self, mesh, materials, *, order=1, lattice=None, intorder=None):
+        if order not in (1, 2) or isinstance(order, bool):
+            raise ValueError(f"element order must be 1 or 2, got {order!r}")
         self.mesh = mesh
         self.dim = mesh.dim()
         self.phases, self.phase = _phases(mesh, materials)
@@ -41,6 +46,7 @@ class Cell:
         self.physics = PHYSICS[kinds.pop()](self.dim)
         self.order = order
         self.timings = {}
+        self._bound = {}  # boundary conditions bound to this cell (factorized), see bind()
         with timed(self.timings, "element data"):
             self._element_data(mesh, order, intorder, lattice)
 
@@ -67,7 +73,13 @@ class Cell:
         self.volume = float(self.dx.sum())
         if lattice is None:
             lattice = Lattice.box(mesh.p)
-        self.lattice = lattice if isinstance(lattice, Lattice) else Lattice(lattice, origin=mesh.p.min(axis=1))
+        elif not isinstance(lattice, Lattice):
+            lattice = np.asarray(lattice, dtype=float)
+            if lattice.shape != (self.dim, self.dim):
+                raise ValueError(f"a {self.dim}D cell needs {self.dim} lattice vectors of length {self.dim}, got shape {lattice.shape}")
+            lattice = Lattice.around(lattice, mesh.p)
+        self.lattice = lattice
+        self.lattice.check_holds(mesh.p, 1e-8 * self.lattice.diameter)
         if abs(self.volume - self.lattice.volume) > 1e-8 * self.lattice.volume:
             raise ValueError(
                 f"the mesh volume {self.volume:.12g} differs from its lattice cell volume "
@@ -100,6 +112,7 @@ class Cell:
         """Use ``tangent`` (nel, n, n) or (nel, nqp, n, n) and recompute the element matrices."""
         tangent = np.asarray(tangent, dtype=float)
         self.tangent = tangent[:, None] if tangent.ndim == 3 else tangent  # (nel, 1 or nqp, n, n)
+        self._bound.clear()  # factorizations of the old tangent are stale
         # batched matmul is several times faster on contiguous operands than on transposed views
         Bt = np.ascontiguousarray(np.swapaxes(self.B, -1, -2))
         Ke = Bt @ (self.tangent @ self.B)                                    # (nel, nqp, nloc, nloc)
@@ -126,21 +139,23 @@ class Cell:
         field = np.broadcast_to(field, self.dx.shape + np.shape(field)[2:])
         return np.tensordot(self.dx, field, axes=([0, 1], [0, 1])) / self.volume
 
-    def check_strain(self, strain):
-        """A macro strain as a Mandel vector (or gradient); accepts a symmetric dim x dim tensor."""
+    def check_strain(self, strain, what=None):
+        """A macro strain (or gradient, or a stress: ``what``) as a Mandel vector; a symmetric
+        dim x dim tensor is accepted for elasticity. Raises ValueError on a wrong shape or NaN."""
         strain = np.asarray(strain, dtype=float)
         n = self.physics.size
-        if strain.shape == (self.dim, self.dim) and self.physics.name == "elasticity":
+        conduction = self.physics.name == "conduction"
+        what = what or ("gradient" if conduction else "strain")
+        if strain.shape == (self.dim, self.dim) and not conduction:
             if not np.allclose(strain, strain.T):
-                raise ValueError(f"the macro strain tensor must be symmetric, got {strain.tolist()}")
-            from .notation import to_mandel
+                raise ValueError(f"the macro {what} tensor must be symmetric, got {strain.tolist()}")
             strain = to_mandel(strain)
         if strain.shape != (n,):
-            what = "Mandel vector (" + ", ".join(self.physics.labels) + ")"
-            raise ValueError(f"macro {'gradient' if n == self.dim and self.physics.name == 'conduction' else 'strain'} "
-                             f"must be a {what} of shape ({n},) for {self.dim}D {self.physics.name}, got shape {strain.shape}")
+            form = "vector" if conduction else "Mandel vector"
+            raise ValueError(f"macro {what} must be a {form} ({', '.join(self.physics.labels)}) of shape ({n},) "
+                             f"for {self.dim}D {self.physics.name}, got shape {strain.shape}")
         if not np.all(np.isfinite(strain)):
-            raise ValueError(f"macro strain is not finite: {strain.tolist()}")
+            raise ValueError(f"macro {what} is not finite: {strain.tolist()}")
         return strain
 
     # --- assembly in the space of a boundary condition --------------------------------------
@@ -182,8 +197,17 @@ class Cell:
         return np.stack([np.bincount(rows, weights=values[:, m].ravel(), minlength=n + 1)[:n]
                          for m in range(values.shape[1])], axis=1)
 
+    def bind(self, bc):
+        """The boundary condition ``bc`` bound to this cell: assembled and factorized once, kept until
+        the tangent changes. ``bc``: "periodic", "kubc", "subc", a condition or its class."""
+        from .boundary import condition
+        bc = condition(bc)
+        if bc not in self._bound:
+            self._bound[bc] = bc.bind(bc, self)
+        return self._bound[bc]
+
     def homogenize(self, bc):
-        """Effective tensor and load cases under ``bc``; see :func:`fe2.homogenize.homogenize`."""
+        """Effective tensor and load cases under ``bc``; see :func:`fe2.homogenization.homogenize`."""
         from .homogenization import homogenize
         return homogenize(self, bc)
 

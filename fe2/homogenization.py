@@ -10,27 +10,21 @@ from pathlib import Path
 import numpy as np
 
 from . import bounds
-from .boundary import CONDITIONS, Kubc, Periodic, Subc
+from .boundary import Kubc, Periodic, Subc
 from .io import write_vtu
 from .notation import mandel_to_voigt
 from .timing import timed
 
 
 def bind(cell, bc):
-    """The condition ``bc`` bound to ``cell``: factorized once, cached on the cell."""
-    if isinstance(bc, str):
-        try:
-            bc = CONDITIONS[bc.lower()]()
-        except KeyError:
-            raise ValueError(f"unknown boundary condition {bc!r}; use one of {sorted(CONDITIONS)}") from None
-    cache = cell.__dict__.setdefault("_bound", {})
-    if bc not in cache:
-        cache[bc] = bc.bind(bc, cell)
-    return cache[bc]
+    """The condition ``bc`` bound to ``cell``: assembled and factorized once, kept by the cell until
+    its tangent changes (see :meth:`fe2.Cell.bind`)."""
+    return cell.bind(bc)
 
 
 def hill_mandel(cell, u):
-    """Relative Hill-Mandel residual |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>| of the field u."""
+    """Relative Hill-Mandel residual |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>| of the field u
+    (0 for a field without strain energy)."""
     return _averages(cell, np.asarray(u)[:, None])[2][0]
 
 
@@ -41,7 +35,8 @@ def _averages(cell, fields):
     mean_eps, mean_sig = cell.average(eps).T, cell.average(sig).T
     micro = cell.average(np.einsum("eqkm,eqkm->eqm", sig, eps))
     macro = np.einsum("mk,mk->m", mean_sig, mean_eps)
-    return mean_eps, mean_sig, np.abs(micro - macro) / np.abs(macro)
+    residual = np.abs(micro - macro) / np.where(macro == 0, 1.0, np.abs(macro))
+    return mean_eps, mean_sig, np.where((micro == 0) & (macro == 0), 0.0, residual)
 
 
 def response(cell, strain, bc):
@@ -50,14 +45,15 @@ def response(cell, strain, bc):
     The stress is the volume average of the solved micro field; the tangent is the condensed
     (Schur-complement) tangent of the bound condition, not an average of micro tangents.
     """
-    bound = bind(cell, bc)
+    strain = cell.check_strain(strain)  # before any assembly or factorization
+    bound = cell.bind(bc)
     u = bound.field(strain)
     return cell.average(cell.stress(u)), bound.tangent()
 
 
 def tangent(cell, bc):
     """Effective (consistent) tangent of the cell under bc."""
-    return bind(cell, bc).tangent()
+    return cell.bind(bc).tangent()
 
 
 @dataclass
@@ -120,7 +116,7 @@ class Homogenization:
 
 def homogenize(cell, bc=Periodic()):
     """Solve the unit load cases of ``cell`` under ``bc`` ("periodic", "kubc", "subc" or an instance)."""
-    bound = bind(cell, bc)
+    bound = cell.bind(bc)
     timings = dict(cell.timings)
     with timed(timings, "averages"):
         fields = bound.unit_fields()

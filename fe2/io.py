@@ -2,7 +2,9 @@
 
 Point data are the values at the mesh vertices (P2 mid-side values are not written); cell data are
 element averages over the quadrature points. Tensors are written as full 3x3 arrays (9 components,
-row-major), vectors with 3 components, so ParaView shows them in 2D and 3D alike.
+row-major), vectors with 3 components, so ParaView shows them in 2D and 3D alike. In 2D (plane
+strain) the stress carries sigma_zz from the phase's 3D law, and ``von_mises`` is that of the full
+3D stress; both are left out for a law given only as a 2D tensor.
 """
 
 from pathlib import Path
@@ -40,11 +42,15 @@ def cell_fields(cell, u, macro_strain=None):
         if fluct is not None:
             point["fluctuation"] = _pad(fluct)
         cells["strain"] = _pad_tensor(from_mandel(strain))
-        cells["stress"] = _pad_tensor(from_mandel(stress))
-        s = from_mandel(stress)
-        dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] / 3 * np.eye(cell.dim)
-        # plane strain: sigma_zz = lambda tr(eps) is not stored; von Mises of the in-plane tensor
-        cells["von_mises"] = np.sqrt(1.5 * np.einsum("eij,eij->e", dev, dev))
+        s = np.zeros((len(stress), 3, 3))
+        s[:, :cell.dim, :cell.dim] = from_mandel(stress)
+        if cell.dim == 2:
+            zz = _out_of_plane_row(cell)
+            s[:, 2, 2] = np.nan if zz is None else np.einsum("ek,ek->e", zz, strain)
+        cells["stress"] = s.reshape(-1, 9)
+        if not np.isnan(s[:, 2, 2]).any():
+            dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] / 3 * np.eye(3)
+            cells["von_mises"] = np.sqrt(1.5 * np.einsum("eij,eij->e", dev, dev))
     else:
         point["temperature"] = nodal[:, 0]
         if fluct is not None:
@@ -52,6 +58,22 @@ def cell_fields(cell, u, macro_strain=None):
         cells["gradient"] = _pad(strain)
         cells["flux"] = _pad(-stress)
     return point, cells
+
+
+def _out_of_plane_row(cell):
+    """Plane strain: sigma_zz = C[zz, (xx, yy, xy)] . eps per element, from each phase's 3D law
+    (at the element centroid for coefficient fields); None when a law is only known in 2D."""
+    rows = np.empty((cell.mesh.t.shape[1], 3))
+    centroids = cell.mesh.p[:, cell.mesh.t].mean(axis=1)
+    for index, name in enumerate(cell.phases):
+        law = cell.materials[name]
+        elements = cell.phase == index
+        try:
+            C = law.tensor_at(3, centroids[:, elements])                   # (nel_phase, 6, 6)
+        except ValueError:
+            return None
+        rows[elements] = C[:, 2, [0, 1, 5]]
+    return rows
 
 
 def write_vtu(cell, path, u, macro_strain=None):

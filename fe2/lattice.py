@@ -33,23 +33,46 @@ class Lattice:
         lo, hi = points.min(axis=1), points.max(axis=1)
         return cls(np.diag(hi - lo), origin=lo)
 
+    @classmethod
+    def around(cls, vectors, points):
+        """The cell with these lattice vectors placed so that it holds ``points`` (dim, n): its
+        origin is where every fractional coordinate of the points is smallest."""
+        lattice = cls(vectors)
+        lattice.origin = lattice.fractional(points).min(axis=0) @ lattice.vectors
+        return lattice
+
     @property
     def volume(self):
         return abs(np.linalg.det(self.vectors))
 
     @property
+    def heights(self):
+        """Distance between each pair of opposite faces (1 / |grad s_k|)."""
+        return 1.0 / np.linalg.norm(np.linalg.inv(self.vectors), axis=0)
+
+    @property
     def diameter(self):
-        return np.linalg.norm(self.vectors.sum(axis=0))
+        """The longest diagonal of the cell."""
+        signs = np.array(np.meshgrid(*[[-1.0, 1.0]] * self.dim)).reshape(self.dim, -1).T
+        return np.linalg.norm(signs @ self.vectors, axis=1).max()
 
     def fractional(self, points):
         """Coordinates s of ``points`` (dim, n) in the lattice basis: x = origin + s @ vectors; shape (n, dim)."""
         return np.linalg.solve(self.vectors.T, points - self.origin[:, None]).T
 
-    def on_boundary(self, points, tol):
-        """Boolean mask of the points (dim, n) lying on the cell boundary within distance ``tol``."""
+    def check_holds(self, points, tol):
+        """Raise unless the points (dim, n) span exactly this cell: fractional coordinates from 0 to 1."""
+        if points.shape[0] != self.dim:
+            raise ValueError(f"a {self.dim}D lattice cannot hold a {points.shape[0]}D mesh")
         s = self.fractional(points)
-        tol_s = tol / np.linalg.norm(self.vectors, axis=1)
-        return np.any((np.abs(s) < tol_s) | (np.abs(s - 1) < tol_s), axis=1)
+        tol_s = tol / self.heights
+        lo, hi = s.min(axis=0), s.max(axis=0)
+        bad = (np.abs(lo) > tol_s) | (np.abs(hi - 1) > tol_s)
+        if np.any(bad):
+            k = int(np.argmax(bad))
+            raise ValueError(
+                f"the mesh does not fill its lattice cell: along lattice vector {k} {self.vectors[k].tolist()} it spans "
+                f"fractional coordinates [{lo[k]:.6g}, {hi[k]:.6g}] instead of [0, 1] (cell origin {self.origin.tolist()})")
 
     def periodic_masters(self, points, tol):
         """For each point (node), the index of the point it is identified with under periodicity.
@@ -62,7 +85,7 @@ class Lattice:
         points = np.asarray(points, dtype=float)
         n = points.shape[1]
         s = self.fractional(points)
-        tol_s = tol / np.linalg.norm(self.vectors, axis=1)
+        tol_s = tol / self.heights
         plus = np.abs(s - 1) < tol_s
         minus = np.abs(s) < tol_s
         tree = cKDTree(points.T)

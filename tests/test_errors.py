@@ -27,7 +27,7 @@ def test_periodic_on_a_non_periodic_mesh_names_the_worst_node():
 
 def test_periodic_with_wrong_lattice_vectors():
     mesh = structured(2, 4, matrix=lambda x: x[0] < 0.5, inclusion=lambda x: x[0] >= 0.5)
-    with pytest.raises(ValueError, match="mesh volume"):
+    with pytest.raises(ValueError, match=r"does not fill its lattice cell: along lattice vector 1 \[0.0, 2.0\] it spans fractional coordinates \[0, 0.5\]"):
         fe2.Cell(mesh, materials("conduction"), lattice=[[1.0, 0.0], [0.0, 2.0]])
 
 
@@ -105,7 +105,7 @@ def test_strain_of_the_wrong_shape(inclusion_mesh, strain, match):
 
 def test_gradient_of_the_wrong_shape(inclusion_mesh):
     cell = fe2.Cell(inclusion_mesh, materials("conduction"))
-    with pytest.raises(ValueError, match=r"gradient must be .*\(x, y\).*shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"gradient must be a vector \(x, y\) of shape \(2,\)"):
         fe2.response(cell, [1.0, 0.0, 0.0], "kubc")
 
 
@@ -118,3 +118,36 @@ def test_unknown_boundary_condition(inclusion_mesh):
 def test_bad_element_order(inclusion_mesh):
     with pytest.raises(ValueError, match="order must be 1 or 2, got 3"):
         fe2.Cell(inclusion_mesh, materials("conduction"), order=3)
+
+
+def test_lattice_origin_that_misses_the_mesh():
+    mesh = structured(2, 4, matrix=lambda x: x[0] < 0.5, inclusion=lambda x: x[0] >= 0.5)
+    with pytest.raises(ValueError, match=r"does not fill its lattice cell: along lattice vector 0 .* \[-0.5, 0.5\]"):
+        fe2.Cell(mesh, materials("conduction"), lattice=fe2.Lattice(np.eye(2), origin=[0.5, 0.0]))
+    with pytest.raises(ValueError, match="2D cell needs 2 lattice vectors of length 2"):
+        fe2.Cell(mesh, materials("conduction"), lattice=np.eye(3))
+
+
+def test_strain_shape_is_checked_before_any_factorization(inclusion_mesh):
+    cell = fe2.Cell(inclusion_mesh, materials("elasticity"))
+    with pytest.raises(ValueError, match="shape"):
+        fe2.response(cell, [1.0, 0.0], "periodic")
+    assert not cell._bound
+
+
+def test_boundary_condition_forms_and_tolerance():
+    mesh = structured(2, 4, matrix=lambda x: x[0] < 0.5, inclusion=lambda x: x[0] >= 0.5)
+    cell = fe2.Cell(mesh, materials("conduction"))
+    np.testing.assert_allclose(fe2.homogenize(cell, fe2.Kubc).tensor, fe2.homogenize(cell, "KUBC").tensor)
+    with pytest.raises(ValueError, match="unknown boundary condition None"):
+        fe2.homogenize(cell, None)
+    for tol in (-1, 0.3):
+        with pytest.raises(ValueError, match=f"0 < tol < 1e-3; got {tol}"):
+            fe2.Periodic(tol=tol)
+    with pytest.raises(ValueError, match="order must be 1 or 2, got '2'"):
+        fe2.Cell(mesh, materials("conduction"), order="2")
+
+
+def test_hill_mandel_of_a_field_without_energy_is_zero(inclusion_mesh):
+    cell = fe2.Cell(inclusion_mesh, materials("conduction"))
+    assert fe2.hill_mandel(cell, np.zeros(cell.ndofs)) == 0.0

@@ -179,3 +179,68 @@ def test_strain_as_tensor_or_mandel_vector(inclusion_mesh):
     s1, _ = fe2.response(cell, eps, "periodic")
     s2, _ = fe2.response(cell, fe2.notation.to_mandel(eps), "periodic")
     np.testing.assert_allclose(s1, s2, rtol=1e-12)
+
+
+# --- lattices, caches and formulas that a regression could break silently ------------------------
+def _sheared(shear, n=8):
+    """A structured mesh of the parallelogram with lattice vectors (1, 0), (shear, 1); layers x' < 0.5."""
+    mesh = structured(2, n, a=lambda x: x[0] < 0.5, b=lambda x: x[0] >= 0.5)
+    return mesh.__class__(np.vstack([mesh.p[0] + shear * mesh.p[1], mesh.p[1]]), mesh.t, _subdomains=mesh.subdomains)
+
+
+@pytest.mark.parametrize("shear", [0.5, -0.5])
+def test_elastic_laminate_on_sheared_lattice(shear):
+    """Layers along the lattice vector (shear, 1): the periodic tensor is the laminate tensor rotated to
+    the layer normal; the lattice is given as an array, the cell placed around the mesh."""
+    cell = fe2.Cell(_sheared(shear), {"a": SOFT, "b": STIFF}, lattice=[[1.0, 0.0], [shear, 1.0]])
+    n = np.array([1.0, -shear]) / np.hypot(1.0, shear)
+    angle = np.arctan2(n[1], n[0])
+    c, s = np.cos(angle), np.sin(angle)
+    Q = np.array([[c, -s], [s, c]])
+    # Mandel form of A -> Q A Q^T: column k is the image of the k-th unit Mandel tensor
+    R = fe2.notation.to_mandel(np.einsum("ai,kij,bj->kab", Q, fe2.notation.from_mandel(np.eye(3)), Q)).T
+    exact = R @ laminate_stiffness([SOFT.tensor(2), STIFF.tensor(2)], [0.5, 0.5], normal=0) @ R.T
+    np.testing.assert_allclose(fe2.homogenize(cell, "periodic").tensor, exact, rtol=1e-10, atol=1e-10)
+    comparison = fe2.compare(cell)
+    assert comparison.ordered and max(r.hill_mandel for r in comparison.results.values()) < 1e-10
+
+
+def test_tangent_change_invalidates_factorizations(inclusion_mesh):
+    cell = fe2.Cell(inclusion_mesh, materials("elasticity"))
+    C0 = fe2.homogenize(cell, "periodic").tensor
+    cell.set_tangent(2 * cell.phase_tangents())
+    result = fe2.homogenize(cell, "periodic")
+    np.testing.assert_allclose(result.tensor, 2 * C0, rtol=1e-12, atol=1e-12 * np.abs(C0).max())
+    np.testing.assert_allclose(result.cases[0].stress, 2 * C0[:, 0], rtol=1e-10, atol=1e-12 * np.abs(C0).max())
+    stress, tangent = fe2.response(cell, [0.01, 0, 0], "kubc")
+    np.testing.assert_allclose(stress, tangent @ [0.01, 0, 0], rtol=1e-10)
+
+
+def test_periodic_wrap_inside_one_element_layer():
+    """A periodic cell one element thick along y: elements whose DOFs wrap onto the same reduced DOF
+    must still assemble the exact laminate (the diagonal then receives both halves)."""
+    mesh = fe2.voxel.voxel_mesh(np.repeat((np.arange(8) < 4)[:, None], 1, axis=1).astype(int), spacing=(1 / 8, 1.0),
+                                names={0: "b", 1: "a"}, kind="tri")
+    cell = fe2.Cell(mesh, {"a": SOFT, "b": STIFF})
+    exact = laminate_stiffness([SOFT.tensor(2), STIFF.tensor(2)], [0.5, 0.5], normal=0)
+    np.testing.assert_allclose(fe2.homogenize(cell, "periodic").tensor, exact, rtol=1e-10, atol=1e-10)
+
+
+def test_hashin_shtrikman_shear_bounds_match_closed_forms():
+    """Two-phase HS shear bounds: Hashin (1965) transverse shear in 2D, Hashin-Shtrikman (1963) in 3D."""
+    f = 0.25
+    for dim in (2, 3):
+        mesh = structured(dim, 4, m=lambda x: x[0] < 0.75, i=lambda x: x[0] >= 0.75)
+        cell = fe2.Cell(mesh, {"m": SOFT, "i": STIFF})
+        lower, upper = fe2.bounds.hashin_shtrikman(cell)
+        shear = lambda C: C[-1, -1] / 2  # noqa: E731  (Mandel shear entry = 2 mu)
+        m1, m2 = SOFT.mu, STIFF.mu
+        if dim == 2:
+            k1, k2 = SOFT.plane_strain_bulk, STIFF.plane_strain_bulk
+            lo = m1 + f / (1 / (m2 - m1) + (1 - f) * (k1 + 2 * m1) / (2 * m1 * (k1 + m1)))
+            hi = m2 + (1 - f) / (1 / (m1 - m2) + f * (k2 + 2 * m2) / (2 * m2 * (k2 + m2)))
+        else:
+            k1, k2 = SOFT.bulk, STIFF.bulk
+            lo = m1 + f / (1 / (m2 - m1) + 6 * (1 - f) * (k1 + 2 * m1) / (5 * m1 * (3 * k1 + 4 * m1)))
+            hi = m2 + (1 - f) / (1 / (m1 - m2) + 6 * f * (k2 + 2 * m2) / (5 * m2 * (3 * k2 + 4 * m2)))
+        assert shear(lower) == pytest.approx(lo, rel=1e-12) and shear(upper) == pytest.approx(hi, rel=1e-12)

@@ -37,3 +37,21 @@ def test_vtu_round_trip(tmp_path, inclusion_mesh, physics):
         mean = volumes @ flux / volumes.sum()
         np.testing.assert_allclose(mean[:2], -case.stress, rtol=1e-10, atol=1e-12)
         assert "temperature" in grid.point_data.keys()
+
+
+def test_plane_strain_stress_and_von_mises(tmp_path):
+    """Uniform unit strain e_xx in one material: sigma = (lam + 2 mu, lam, lam) with sigma_zz = lam
+    (plane strain), and von Mises of the full 3D stress."""
+    from conftest import structured
+    law = fe2.Isotropic(E=2.0, nu=0.25)
+    cell = fe2.Cell(structured(2, 3), law)
+    result = fe2.homogenize(cell, "periodic")
+    grid = pv.read(result.write_vtu(tmp_path)[0])
+    stress = grid.cell_data["stress"].reshape(-1, 3, 3)
+    expected = np.diag([law.lam + 2 * law.mu, law.lam, law.lam])
+    np.testing.assert_allclose(stress, np.broadcast_to(expected, stress.shape), atol=1e-12)
+    np.testing.assert_allclose(grid.cell_data["von_mises"], 2 * law.mu, rtol=1e-12)  # |s1 - s2| = 2 mu
+    # a law known only in 2D: no sigma_zz, so no von Mises
+    cell2 = fe2.Cell(structured(2, 3), fe2.Anisotropic(law.tensor(2)))
+    grid2 = pv.read(fe2.homogenize(cell2).write_vtu(tmp_path / "2d")[0])
+    assert "von_mises" not in grid2.cell_data.keys()
