@@ -12,7 +12,6 @@ compare with the Hashin-Shtrikman bounds, and write every micro field to VTU for
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -64,18 +63,8 @@ def main(argv=None):
     for name, result in comparison.results.items():
         print(f"  {name:9s}" + "".join(f"  {case.label}: {case.hill_mandel:.1e}" for case in result.cases))
 
-    # 6. Micro fields for ParaView: one .vtu per condition and unit load case.
-    args.out.mkdir(parents=True, exist_ok=True)
-    paths = [p for result in comparison.results.values() for p in result.write_vtu(args.out)]
-    summary = {
-        "cell": repr(cell),
-        "convention": "Mandel (xx, yy, sqrt2 xy), GPa",
-        "tensors": {name: r.tensor.tolist() for name, r in comparison.results.items()},
-        "bounds": {name: b.tolist() for name, b in comparison.bounds.items()},
-        "hill_mandel": {name: r.hill_mandel for name, r in comparison.results.items()},
-        "ordered": comparison.ordered,
-    }
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    # 6. Micro fields for ParaView: one .vtu per condition and unit load case, and summary.json.
+    paths = comparison.write(args.out)
 
     # 7. A picture of the periodic sigma_xx under a unit eps_xx, beside the deformed cell.
     figure = render(args.out / "periodic_xx.vtu", args.out / "periodic_xx.png", "stress", "xx", warp=0.3, units="[GPa]")

@@ -20,7 +20,6 @@ the smaller is the matrix, the larger the inclusions.
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -92,20 +91,8 @@ def main(argv=None):
     print(f"\nperiodic diagonal {np.array2string(np.diag(K), precision=4)}; largest off-diagonal "
           f"{np.abs(K - np.diag(np.diag(K))).max():.3g} (anisotropy of the sample)")
 
-    # 5. Micro fields for ParaView and a summary.
-    args.out.mkdir(parents=True, exist_ok=True)
-    paths = [p for result in comparison.results.values() for p in result.write_vtu(args.out)]
-    summary = {
-        "image": str(args.image),
-        "shape": list(labels.shape),
-        "cell": repr(cell),
-        "fractions": cell.fractions,
-        "tensors": {name: r.tensor.tolist() for name, r in comparison.results.items()},
-        "bounds": {name: b.tolist() for name, b in comparison.bounds.items()},
-        "hill_mandel": {name: r.hill_mandel for name, r in comparison.results.items()},
-        "ordered": comparison.ordered,
-    }
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    # 5. Micro fields for ParaView and a summary (tensors, bounds, Hill-Mandel, ordering).
+    paths = comparison.write(args.out)
     print(f"\nwrote {len(paths)} VTU files and summary.json to {args.out.resolve()} "
           f"(ParaView: open periodic_{cell.physics.labels[0]}.vtu, colour by 'phase') "
           f"in {time.perf_counter() - start:.1f} s")

@@ -4,6 +4,7 @@ Convention: the effective tensor maps the averaged strain (Mandel vector, see :m
 to the averaged stress, <sigma> = C <eps>; for conduction it maps <grad T> to <K grad T> = -<q>.
 """
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,6 +150,26 @@ class Comparison:
         """True when reuss <= subc <= periodic <= kubc <= voigt, to round-off."""
         scale = np.linalg.norm(self.bounds["voigt"])
         return all(eig.min() >= -1e-10 * scale for eig in self.gaps().values())
+
+    def summary(self):
+        """The tensors, bounds, Hill-Mandel residuals and ordering as plain data (JSON-ready)."""
+        cell = next(iter(self.results.values())).cell
+        return {
+            "cell": repr(cell),
+            "convention": f"Mandel ({', '.join(cell.physics.labels)})" if cell.physics.name == "elasticity"
+                          else f"conductivity ({', '.join(cell.physics.labels)}), maps <grad T> to -<q>",
+            "tensors": {name: r.tensor.tolist() for name, r in self.results.items()},
+            "bounds": {name: b.tolist() for name, b in self.bounds.items()},
+            "hill_mandel": {name: r.hill_mandel for name, r in self.results.items()},
+            "ordered": self.ordered,
+        }
+
+    def write(self, folder):
+        """Write the micro fields of every condition and load case as VTU, and summary.json."""
+        folder = Path(folder)
+        paths = [path for result in self.results.values() for path in result.write_vtu(folder)]
+        (folder / "summary.json").write_text(json.dumps(self.summary(), indent=2))
+        return paths
 
     def __str__(self):
         lines = [str(result) for result in self.results.values()]

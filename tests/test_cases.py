@@ -1,10 +1,11 @@
-"""Every case script runs, at a reduced size, and its printed checks hold."""
+"""Every case script runs, at a reduced size, and its printed checks hold (cases/voxel_image.py: tests/test_voxel.py)."""
 
 import json
 import runpy
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
@@ -30,3 +31,34 @@ def test_fiber_composite(tmp_path, capsys):
 def test_fiber_composite_shipped_mesh(tmp_path):
     comparison = run_case("fiber_composite.py", "--out", str(tmp_path), "--order", "1")
     assert comparison.ordered
+
+
+def test_hexagonal_fibers(tmp_path):
+    comparison, C_square = run_case("hexagonal_fibers.py", "--out", str(tmp_path), "--h", "0.08", "--order", "1")
+    C = comparison.results["periodic"].tensor
+    assert comparison.ordered
+    assert abs(C[2, 2] / (C[0, 0] - C[0, 1]) - 1) < 1e-2           # in-plane isotropic
+    assert abs(C_square[2, 2] / (C_square[0, 0] - C_square[0, 1]) - 1) > 0.1  # the square array is not
+    assert (tmp_path / "periodic_xx.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("dim", ["2", "3"])
+def test_random_particles(tmp_path, dim):
+    extra = ["--n", "4", "--h", "0.12"] if dim == "3" else ["--n", "6"]
+    comparison = run_case("random_particles.py", "--dim", dim, "--out", str(tmp_path), *extra)
+    assert comparison.ordered
+    assert max(r.hill_mandel for r in comparison.results.values()) < 1e-10
+
+
+def test_rve_size(tmp_path):
+    study = run_case("rve_size.py", "--sizes", "2", "3", "--realizations", "3", "--h", "0.3", "--executor", "serial",
+                     "--out", str(tmp_path))
+    assert study.ordered()
+    assert (tmp_path / "rve_size.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "rve_size.json").read_text())["realizations"] == 3
+
+
+def test_oscillating_coefficient(tmp_path, capsys):
+    comparison = run_case("oscillating_coefficient.py", "--n", "16", "--out", str(tmp_path))
+    assert comparison.ordered
+    assert "mesh convergence" in capsys.readouterr().out
