@@ -1,7 +1,8 @@
-"""Benchmark: periodic homogenization of a 2D elasticity fiber cell (P1, plane strain).
+"""Benchmark: periodic homogenization of an elasticity cell, P1: a 2D fiber cell (plane strain,
+--geometry fiber, the default) or a 3D cube with a spherical particle (--geometry sphere).
 
 For each size, three fresh processes (clean timing and peak memory), each after loading MKL:
-  * mesh: gmsh periodic cell with one fiber (f = 0.4), written to a .msh;
+  * mesh: gmsh periodic cell with one fiber (f = 0.4) or one sphere (f = 0.2), written to a .msh;
   * fe2: the mesh read back, then Cell(...) + homogenize(cell, Periodic()), timed as a whole and
     split by stage (element data, constraints, assembly, factorization, solves, averages);
   * bare: the same reduced matrix and 3 right-hand sides loaded from disk, then one factorization
@@ -13,7 +14,8 @@ For each size, three fresh processes (clean timing and peak memory), each after 
 On virtual machines numpy's huge-page advice on large arrays can make first-touch allocation several
 times slower; --hugepage both (the default) measures with it as is and with NUMPY_MADVISE_HUGEPAGE=0.
 
-    python bench/cell_periodic.py [--dofs 20000 100000 400000] [--hugepage default|off|both] [--json FILE]
+    python bench/cell_periodic.py [--geometry fiber|sphere] [--dofs 20000 100000 400000]
+                                  [--hugepage default|off|both] [--json FILE]
 """
 
 import argparse
@@ -40,6 +42,13 @@ def peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+GEOMETRIES = {
+    # name: (generator, nodes per h^-dim of its meshes, DOFs per node)
+    "fiber": (lambda h, path: __import__("fe2").geometry.inclusion(0.4, h=h, phases=("matrix", "fiber"), path=path), 1.16, 2),
+    "sphere": (lambda h, path: __import__("fe2").geometry.sphere(0.2, h=h, phases=("matrix", "fiber"), path=path), 1.0, 3),
+}
+
+
 def warm_up():
     """Load the solver's shared libraries: their pages are a per-process cost, not the cell's."""
     import fe2
@@ -48,11 +57,12 @@ def warm_up():
     return materials
 
 
-def make_mesh(dofs, msh):
-    import fe2
-    h = np.sqrt(2 * 1.16 / dofs)  # this cell meshes to about 1.16 / h^2 nodes, 2 DOFs each
+def make_mesh(geometry, dofs, msh):
+    generate, nodes_per, dofs_per_node = GEOMETRIES[geometry]
+    dim = 2 if dofs_per_node == 2 else 3
+    h = (nodes_per * dofs_per_node / dofs) ** (1 / dim)
     start = time.perf_counter()
-    fe2.geometry.inclusion(0.4, h=h, phases=("matrix", "fiber"), path=msh)
+    generate(h, msh)
     return {"mesh [s]": time.perf_counter() - start}
 
 
@@ -67,7 +77,7 @@ def homogenize(msh, npz):
     cell = fe2.Cell(mesh, materials)
     result = fe2.homogenize(cell, fe2.Periodic())
     total = time.perf_counter() - start
-    peak = peak_rss() - base
+    peak = peak_rss() - base  # high-water mark since the process started, less the RSS before the cell
     bound = fe2.bind(cell, fe2.Periodic())  # the cached, factorized system
     sp.save_npz(npz, bound.matrix)
     np.save(npz.replace(".npz", "_rhs.npy"), bound.coupling)
@@ -96,12 +106,12 @@ def run(*args, env=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def one(dofs, folder, hugepage):
+def one(geometry, dofs, folder, hugepage):
     """Mesh, fe2 and bare runs of one size, each in a fresh process."""
     msh, npz = os.path.join(folder, "cell.msh"), os.path.join(folder, "matrix.npz")
     env = {} if hugepage == "default" else {"NUMPY_MADVISE_HUGEPAGE": "0"}
-    row = {"numpy hugepage madvise": hugepage}
-    row.update(run("--step", "mesh", dofs, msh))
+    row = {"geometry": geometry, "numpy hugepage madvise": hugepage}
+    row.update(run("--step", "mesh", geometry, dofs, msh))
     row.update(run("--step", "fe2", msh, npz, env=env))
     row.update(run("--step", "bare", npz, env=env))
     row["ratio"] = row["fe2 total [s]"] / row["bare factorization + solves [s]"]
@@ -118,6 +128,7 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--geometry", choices=sorted(GEOMETRIES), default="fiber")
     parser.add_argument("--dofs", type=int, nargs="+", default=[20_000, 100_000, 400_000])
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--hugepage", choices=("default", "off", "both"), default="both",
@@ -126,7 +137,7 @@ def main():
     args = parser.parse_args()
     if args.step:
         step, *rest = args.step
-        result = {"mesh": lambda: make_mesh(int(rest[0]), rest[1]), "fe2": lambda: homogenize(*rest),
+        result = {"mesh": lambda: make_mesh(rest[0], int(rest[1]), rest[2]), "fe2": lambda: homogenize(*rest),
                   "bare": lambda: bare(*rest)}[step]()
         print(json.dumps(result, default=lambda value: value.item()))
         return
@@ -134,7 +145,7 @@ def main():
     for hugepage, dofs in [(h, d) for h in (("default", "off") if args.hugepage == "both" else (args.hugepage,))
                            for d in args.dofs]:
         with tempfile.TemporaryDirectory() as tmp:
-            row = one(dofs, tmp, hugepage)
+            row = one(args.geometry, dofs, tmp, hugepage)
         rows.append(row)
         stages = ", ".join(f"{k} {v:.3f}" for k, v in row["stages [s]"].items())
         print(f"hugepage {hugepage:7s} {row['dofs']:>8d} dofs | mesh {row['mesh [s]']:.2f} s | fe2 {row['fe2 total [s]']:.3f} s ({stages}) | "

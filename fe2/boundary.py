@@ -50,7 +50,7 @@ class _Bound:
         self.condition, self.cell = condition, cell
         self.timings = {}
         with timed(self.timings, "constraints"):
-            self.map, self.n = condition.dof_map(cell)
+            self.map, self.n = cell.constraint(condition)
         with timed(self.timings, "assembly"):
             self.matrix = cell.assemble(self.map, self.n)
         with timed(self.timings, "factorization"):

@@ -47,6 +47,7 @@ class Cell:
         self.order = order
         self.timings = {}
         self._bound = {}  # boundary conditions bound to this cell (factorized), see bind()
+        self._maps = {}   # their DOF maps, which do not depend on the tangent, see constraint()
         with timed(self.timings, "element data"):
             self._element_data(mesh, order, intorder, lattice)
 
@@ -88,7 +89,9 @@ class Cell:
         origin = self.lattice.origin + 0.5 * self.lattice.vectors.sum(axis=0)
         self.affine = self.physics.affine(self.doflocs, self.components, origin)  # (ndofs, n)
         self.rigid_modes = self.physics.rigid_modes(self.doflocs, self.components, origin)
-        self.set_tangent(self.phase_tangents())
+        tangent = self.phase_tangents()  # the laws' tangent at zero strain and virgin state
+        self.elastic_tangent = tangent[:, None] if tangent.ndim == 3 else tangent  # (nel, 1 or nqp, n, n)
+        self.set_tangent(self.elastic_tangent)
 
     # --- materials ------------------------------------------------------------------------
     def phase_tangents(self):
@@ -177,6 +180,37 @@ class Cell:
         K = sp.csr_matrix((values.ravel(), (lo.ravel(), hi.ravel())), shape=(n + 1, n + 1))
         return K[:n, :n]
 
+    def internal_force(self, stress, dof_map, n):
+        """T^T f_int: the nodal forces sum_q w_q B_q^T sigma_q of a stress field (nel, nqp, n),
+        restricted through dof_map."""
+        forces = np.einsum("eqka,eqk->ea", self.B, stress * self.dx[:, :, None])
+        return self.scatter(forces[:, None, :], dof_map, n)[:, 0]
+
+    def respond(self, strain, states=None):
+        """The phase laws at the quadrature points: (stress, tangent, new states) for a strain field
+        (nel, nqp, n). ``states``: dict phase -> state of that phase's points (None for no history);
+        the new states are new objects, the given ones are not modified."""
+        stress = np.empty_like(strain)
+        tangent = np.empty(strain.shape + strain.shape[-1:])
+        new = {}
+        for index, name in enumerate(self.phases):
+            elements = self.phase == index
+            law = self.materials[name]
+            if hasattr(law, "initial_state"):  # a nonlinear law with (possibly) history
+                state = None if states is None else states.get(name)
+                stress[elements], tangent[elements], new[name] = law.response(strain[elements], state)
+            else:  # linear, possibly a coefficient field: its tangent at the quadrature points
+                C = np.broadcast_to(self.elastic_tangent[elements], tangent[elements].shape)
+                stress[elements], tangent[elements], new[name] = (C @ strain[elements][..., None])[..., 0], C, None
+        return stress, tangent, new
+
+    def initial_states(self):
+        """The virgin history of every phase at its quadrature points (None for laws without history)."""
+        shape = lambda index: (int(np.sum(self.phase == index)), self.dx.shape[1])  # noqa: E731
+        return {name: (self.materials[name].initial_state(shape(index))
+                       if hasattr(self.materials[name], "initial_state") else None)
+                for index, name in enumerate(self.phases)}
+
     def unit_strain_forces(self):
         """(K_e D_e)^T = sum_q w_q C_q B_q, (nel, n, nloc): element nodal forces of the unit macro
         strains (B D_e = I exactly, as the affine fields lie in the Lagrange space)."""
@@ -196,6 +230,14 @@ class Cell:
         rows = np.where(dof_map < 0, n, dof_map)[self.dofs].ravel()
         return np.stack([np.bincount(rows, weights=values[:, m].ravel(), minlength=n + 1)[:n]
                          for m in range(values.shape[1])], axis=1)
+
+    def constraint(self, bc):
+        """(dof_map, n) of the condition ``bc`` on this cell, computed once."""
+        from .boundary import condition
+        bc = condition(bc)
+        if bc not in self._maps:
+            self._maps[bc] = bc.dof_map(self)
+        return self._maps[bc]
 
     def bind(self, bc):
         """The boundary condition ``bc`` bound to this cell: assembled and factorized once, kept until

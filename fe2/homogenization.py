@@ -23,16 +23,18 @@ def bind(cell, bc):
     return cell.bind(bc)
 
 
-def hill_mandel(cell, u):
+def hill_mandel(cell, u, stress=None):
     """Relative Hill-Mandel residual |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>| of the field u
-    (0 for a field without strain energy)."""
-    return _averages(cell, np.asarray(u)[:, None])[2][0]
+    (0 for a field without strain energy); ``stress`` the quadrature-point stress (nel, nqp, n) of a
+    nonlinear law, by default the cell's tangent times the strain."""
+    u = np.asarray(u)[:, None]
+    return _averages(cell, u, None if stress is None else np.asarray(stress)[..., None])[2][0]
 
 
-def _averages(cell, fields):
+def _averages(cell, fields, stress=None):
     """<eps>, <sigma> (m, n) and the Hill-Mandel residuals (m,) of the DOF vectors fields (ndofs, m)."""
     eps = cell.B @ fields[cell.dofs][:, None]                         # (nel, nqp, n, m)
-    sig = cell.tangent @ eps
+    sig = cell.tangent @ eps if stress is None else stress
     mean_eps, mean_sig = cell.average(eps).T, cell.average(sig).T
     micro = cell.average(np.einsum("eqkm,eqkm->eqm", sig, eps))
     macro = np.einsum("mk,mk->m", mean_sig, mean_eps)

@@ -1,0 +1,96 @@
+"""Nonlinear, history-dependent cells: the micro Newton solve for a macro strain under each condition.
+
+    solution = fe2.nonlinear.solve(cell, E, "periodic", state)   # state: cell.initial_states() at first
+    solution.stress, solution.tangent                              # <sigma> and d<sigma>/dE
+    state = solution.state                                         # commit; keep the old one to roll back
+
+Kinematic conditions (Periodic, Kubc): u = D E + T w, Newton on T^T f_int(u) = 0. SUBC: the minimal
+kinematic form of the uniform traction, Newton on f_int(u) = F Sigma with F^T u / V = E, the macro
+stress Sigma the Lagrange multiplier (it is the uniform traction sigma . n on the boundary). At
+convergence the tangent is the Schur complement of the converged micro tangent stiffness K_t,
+    C = (D^T K_t D - R^T (T^T K_t T)^-1 R) / V   or   C = (F^T K_r^-1 F / V)^-1  (SUBC),
+exactly as for linear cells (:mod:`fe2.boundary`) but with K_t. The solve never modifies the given
+history: the new one comes back in the solution, so a macro step can commit or roll back.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from .boundary import Subc, condition
+from .homogenization import hill_mandel
+
+
+class MicroDivergence(RuntimeError):
+    """The micro Newton iteration did not converge; carries the residual history."""
+
+    def __init__(self, message, residuals):
+        super().__init__(message)
+        self.residuals = residuals
+
+
+@dataclasses.dataclass
+class MicroSolution:
+    """A converged micro solve: averaged stress, consistent tangent, new history, field, residuals."""
+
+    stress: np.ndarray
+    tangent: np.ndarray
+    state: dict = dataclasses.field(repr=False)
+    field: np.ndarray = dataclasses.field(repr=False)
+    residuals: list = dataclasses.field(default_factory=list)
+    hill_mandel: float = 0.0
+
+    @property
+    def iterations(self):
+        return len(self.residuals) - 1
+
+
+def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations=25):
+    """Equilibrate ``cell`` for the macro strain ``strain`` under ``bc`` from the history ``state``
+    (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Raises
+    MicroDivergence after ``max_iterations`` or on a non-finite residual. Convergence: the
+    residual norm below tol times the norm of the internal forces."""
+    bc = condition(bc)
+    strain = cell.check_strain(strain)
+    state = cell.initial_states() if state is None else state
+    dof_map, n = cell.constraint(bc)
+    static = isinstance(bc, Subc)
+    full = np.arange(cell.ndofs)
+    u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
+    if not static and guess is not None:  # impose the new macro strain on the guess's fluctuation
+        u = u + cell.affine @ (strain - cell.average(cell.strain(u)))
+    sigma = np.zeros(cell.physics.size)  # SUBC: the Lagrange multiplier (macro stress)
+    residuals = []
+    for iteration in range(max_iterations + 1):
+        stress, tangent, new_state = cell.respond(cell.strain(u), state)
+        f_int = cell.internal_force(stress, dof_map, n)
+        if static:
+            r1 = f_int - cell.scatter(cell.unit_stress_forces(), dof_map, n) @ sigma
+            r2 = cell.average(cell.strain(u)) - strain
+            scale = np.linalg.norm(cell.internal_force(stress, full, cell.ndofs)) + 1e-300
+            norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / (np.linalg.norm(strain) + 1e-300))
+        else:
+            scale = np.linalg.norm(cell.internal_force(stress, full, cell.ndofs)) + 1e-300
+            norm = np.linalg.norm(f_int) / scale
+        residuals.append(norm)
+        if not np.isfinite(norm):
+            raise MicroDivergence(f"micro Newton: non-finite residual at iteration {iteration} for macro strain "
+                                  f"{strain.tolist()}", residuals)
+        cell.set_tangent(tangent)
+        bound = cell.bind(bc)
+        if norm <= tol:
+            return MicroSolution(cell.average(stress), bound.tangent(), new_state, u, residuals,
+                                 hill_mandel(cell, u, stress))
+        if iteration == max_iterations:
+            break
+        if static:
+            x1 = bound.solve(r1)
+            S = bound.compliance
+            dsigma = np.linalg.solve(S, bound.load.T @ x1 / cell.volume - r2)
+            u = u + bound.expand(bound.unit_stress @ dsigma - x1)
+            sigma = sigma + dsigma
+        else:
+            u = u - bound.expand(bound.solve(f_int))
+    raise MicroDivergence(f"micro Newton did not converge in {max_iterations} iterations for macro strain "
+                          f"{strain.tolist()} under {bc.name}: residuals {', '.join(f'{r:.1e}' for r in residuals[-4:])}",
+                          residuals)

@@ -1,0 +1,319 @@
+"""Nonlinear micro material laws: J2 plasticity (history-dependent) and nonlinear conduction.
+
+Both answer the material-point interface of :mod:`fe2.materials`::
+
+    stress, tangent, new_state = law.response(strain, state)
+
+vectorized over any leading shape: ``strain`` (..., n) -> stress (..., n), tangent (..., n, n).
+``response`` never modifies the state it is given; it returns new arrays. Committing the new state
+(after a converged macro step) or dropping it (cut-back) is the caller's business.
+
+Notation: Mandel vectors (:mod:`fe2.notation`); 2D elasticity is plane strain. J2 plasticity always
+returns in 3D: a plane-strain strain (xx, yy, sqrt2 xy) is embedded as (xx, yy, 0, 0, 0, sqrt2 xy),
+the plastic strain keeps all six 3D components (in plane strain its zz component is in general not
+zero, while the total eps_zz is), and the (xx, yy, xy) = [0, 1, 5] block of the stress and of the
+tangent is returned. :meth:`J2Plasticity.stress_3d` gives the full 3D stress (e.g. sigma_zz).
+"""
+
+import numpy as np
+
+from . import notation
+
+__all__ = ["J2Plasticity", "NonlinearConductor", "ReturnMappingError"]
+
+_SQRT32 = np.sqrt(1.5)
+_PLANE = [0, 1, 5]  # Mandel (xx, yy, xy) inside the 3D Mandel vector
+_ONE = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])  # identity tensor, 3D Mandel
+_DEV = np.eye(6) - np.outer(_ONE, _ONE) / 3.0  # deviatoric projector, 3D Mandel
+
+
+class ReturnMappingError(RuntimeError):
+    """The local (per point) return mapping did not converge."""
+
+
+def _scalar(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {name}={value}")
+    return value
+
+
+def _check_finite(what, array):
+    bad = ~np.isfinite(array)
+    if np.any(bad):
+        raise ValueError(f"{what} must be finite, but {int(bad.sum())} of {array.size} entries are not "
+                         f"(first at index {np.unravel_index(np.argmax(bad), bad.shape)})")
+
+
+class J2Plasticity:
+    """Small-strain J2 (von Mises) plasticity with isotropic hardening, associative flow, radial return.
+
+    Yield function  f = sqrt(3/2) |dev sigma| - (sigma_y + R(p)) <= 0  with the hardening
+
+        R(p) = H p + (sigma_sat - sigma_y) (1 - exp(-delta p))
+
+    (linear part H = ``hardening``; Voce saturation part only when ``saturation=(sigma_sat, delta)``).
+    p is the accumulated equivalent plastic strain, dp = sqrt(2/3) |d eps_p|; in uniaxial tension
+    p = eps_p,xx and the tangent modulus of the stress-plastic strain curve is dR/dp.
+
+    Parameters: E > 0, -1 < nu < 0.5, yield_stress > 0, hardening >= 0, and for the saturation
+    sigma_sat >= yield_stress, delta > 0; anything else raises ValueError.
+
+    State (per point, see :meth:`initial_state`): ``{"plastic_strain": (..., 6) 3D Mandel, "p": (...)}``.
+    The return mapping is closed form for linear hardening and a vectorized scalar Newton on the
+    consistency condition for Voce hardening (monotone from Delta p = 0 since R is concave);
+    :class:`ReturnMappingError` if some points do not converge in ``max_iterations``.
+    The tangent is the consistent (algorithmic) one (de Souza Neto, Peric & Owen, Box 7.4)::
+
+        C = K 1(x)1 + 2 mu theta I_dev - 2 mu theta_bar n(x)n,
+        theta = 1 - 3 mu Dp / q_trial,  theta_bar = 3 mu / (3 mu + h) - (1 - theta),  h = R'(p_new),
+
+    n = dev sigma_trial / |dev sigma_trial|; elastic points (f_trial <= 0) get the elastic tangent.
+    """
+
+    physics = "elasticity"
+    is_field = False
+    tolerance = 1e-11  # Newton (Voce): relative residual |f| / q_trial before the last step
+    max_iterations = 50
+
+    def __init__(self, E, nu, yield_stress, hardening=0.0, saturation=None):
+        E = _scalar("Young's modulus E", E)
+        nu = _scalar("Poisson's ratio nu", nu)
+        yield_stress = _scalar("yield_stress", yield_stress)
+        hardening = _scalar("hardening", hardening)
+        if E <= 0:
+            raise ValueError(f"Young's modulus E must be positive, got E={E}")
+        if not -1.0 < nu < 0.5:
+            raise ValueError(f"Poisson's ratio must satisfy -1 < nu < 0.5, got nu={nu}")
+        if yield_stress <= 0:
+            raise ValueError(f"yield_stress must be positive, got yield_stress={yield_stress}")
+        if hardening < 0:
+            raise ValueError(f"hardening must be non-negative, got hardening={hardening}")
+        if saturation is not None:
+            try:
+                sigma_sat, delta = saturation
+            except (TypeError, ValueError):
+                raise ValueError(f"saturation must be None or a pair (sigma_sat, delta), got {saturation!r}") from None
+            sigma_sat = _scalar("saturation stress sigma_sat", sigma_sat)
+            delta = _scalar("saturation rate delta", delta)
+            if sigma_sat < yield_stress:
+                raise ValueError(f"saturation stress sigma_sat must be >= yield_stress={yield_stress}, "
+                                 f"got sigma_sat={sigma_sat}")
+            if delta <= 0:
+                raise ValueError(f"saturation rate delta must be positive, got delta={delta}")
+            saturation = (sigma_sat, delta)
+        self.E, self.nu = E, nu
+        self.yield_stress, self.hardening, self.saturation = yield_stress, hardening, saturation
+        self.mu = E / (2 * (1 + nu))
+        self.lam = E * nu / ((1 + nu) * (1 - 2 * nu))
+        self.bulk = self.lam + 2 * self.mu / 3
+        self._C3 = self.bulk * np.outer(_ONE, _ONE) + 2 * self.mu * _DEV
+
+    # --- elastic tensors -------------------------------------------------------------------------
+    def tensor(self, dim):
+        """Elastic Mandel stiffness (the tangent of a virgin point), (n, n); 2D = plane strain."""
+        if dim == 3:
+            return self._C3.copy()
+        if dim == 2:
+            return self._C3[np.ix_(_PLANE, _PLANE)].copy()
+        raise ValueError(f"J2Plasticity: dim must be 2 (plane strain) or 3, got dim={dim}")
+
+    def tensor_at(self, dim, x):
+        """Elastic stiffness at the points x (dim, ...), shape (..., n, n)."""
+        C = self.tensor(dim)
+        return np.broadcast_to(C, np.shape(x)[1:] + C.shape)
+
+    # --- hardening -------------------------------------------------------------------------------
+    def flow_stress(self, p):
+        """Current yield stress sigma_y + R(p)."""
+        p = np.asarray(p, dtype=float)
+        out = self.yield_stress + self.hardening * p
+        if self.saturation is not None:
+            sigma_sat, delta = self.saturation
+            out = out + (sigma_sat - self.yield_stress) * -np.expm1(-delta * p)
+        return out
+
+    def hardening_modulus(self, p):
+        """h = dR/dp."""
+        p = np.asarray(p, dtype=float)
+        out = np.full(p.shape, self.hardening)
+        if self.saturation is not None:
+            sigma_sat, delta = self.saturation
+            out = out + (sigma_sat - self.yield_stress) * delta * np.exp(-delta * p)
+        return out
+
+    @staticmethod
+    def equivalent_stress(stress):
+        """von Mises stress sqrt(3/2) |dev sigma| of 3D Mandel stresses (..., 6)."""
+        stress = np.asarray(stress, dtype=float)
+        return _SQRT32 * np.linalg.norm(stress @ _DEV, axis=-1)
+
+    # --- state -----------------------------------------------------------------------------------
+    def initial_state(self, shape):
+        """Virgin state for an array of points of the given shape."""
+        shape = (shape,) if np.isscalar(shape) else tuple(shape)
+        return {"plastic_strain": np.zeros(shape + (6,)), "p": np.zeros(shape)}
+
+    def _state(self, state, shape):
+        if state is None:
+            return np.zeros(shape + (6,)), np.zeros(shape)
+        try:
+            eps_p, p = state["plastic_strain"], state["p"]
+        except (TypeError, KeyError):
+            raise ValueError("J2Plasticity: state must be None or a dict with 'plastic_strain' and 'p' "
+                             f"(as from initial_state), got {type(state).__name__}") from None
+        eps_p, p = np.asarray(eps_p, dtype=float), np.asarray(p, dtype=float)
+        if eps_p.shape != shape + (6,) or p.shape != shape:
+            raise ValueError(f"J2Plasticity: state does not match the strain: strain points have shape {shape}, "
+                             f"so plastic_strain must be {shape + (6,)} and p {shape}, got plastic_strain "
+                             f"{eps_p.shape} and p {p.shape}")
+        return eps_p, p
+
+    @staticmethod
+    def _embed(strain):
+        """(..., 3) plane strain or (..., 6) -> (..., 6) 3D Mandel."""
+        if strain.shape[-1] == 6:
+            return strain
+        out = np.zeros(strain.shape[:-1] + (6,))
+        out[..., _PLANE] = strain
+        return out
+
+    def _strain(self, strain):
+        strain = np.asarray(strain, dtype=float)
+        if strain.ndim == 0 or strain.shape[-1] not in (3, 6):
+            raise ValueError(f"J2Plasticity: strain must have shape (..., 3) (plane strain) or (..., 6) (3D), "
+                             f"got shape {strain.shape}")
+        _check_finite("J2Plasticity: strain", strain)
+        return strain
+
+    def stress_3d(self, strain, state=None):
+        """Full 3D Mandel stress (..., 6) C_e (eps - eps_p) for a strain and a (returned) state;
+        for plane strain eps_zz = 0, so this gives e.g. sigma_zz."""
+        strain = self._strain(strain)
+        eps_p, _ = self._state(state, strain.shape[:-1])
+        return (self._embed(strain) - eps_p) @ self._C3
+
+    # --- the material point ----------------------------------------------------------------------
+    def response(self, strain, state=None):
+        """Stress (..., n), consistent tangent (..., n, n) and the new state for strains (..., n),
+        n = 3 (plane strain) or 6, from ``state`` (None: virgin). The input state is not modified."""
+        strain = self._strain(strain)
+        n = strain.shape[-1]
+        shape = strain.shape[:-1]
+        eps_p, p = self._state(state, shape)
+        mu, K = self.mu, self.bulk
+
+        elastic = self._embed(strain) - eps_p
+        volumetric = elastic[..., :3].sum(axis=-1)
+        s_trial = 2 * mu * (elastic @ _DEV)
+        norm = np.linalg.norm(s_trial, axis=-1)
+        q_trial = _SQRT32 * norm
+        plastic = q_trial - self.flow_stress(p) > 0
+        direction = np.divide(s_trial, norm[..., None], out=np.zeros_like(s_trial), where=norm[..., None] > 0)
+
+        dp = np.zeros(shape)
+        if np.any(plastic):
+            dp[plastic] = self._return(q_trial[plastic], p[plastic])
+        p_new = p + dp
+        theta = 1.0 - np.divide(3 * mu * dp, q_trial, out=np.zeros(shape), where=plastic)
+        theta_bar = np.where(plastic, 3 * mu / (3 * mu + self.hardening_modulus(p_new)) - (1 - theta), 0.0)
+
+        stress = K * volumetric[..., None] * _ONE + theta[..., None] * s_trial
+        tangent = (K * np.outer(_ONE, _ONE) + 2 * mu * theta[..., None, None] * _DEV
+                   - 2 * mu * theta_bar[..., None, None] * direction[..., :, None] * direction[..., None, :])
+        new_state = {"plastic_strain": eps_p + (_SQRT32 * dp)[..., None] * direction, "p": p_new}
+        if n == 3:
+            stress, tangent = stress[..., _PLANE], tangent[..., _PLANE, :][..., _PLANE]
+        return stress, tangent, new_state
+
+    def _return(self, q_trial, p):
+        """Delta p > 0 solving q_trial - 3 mu Dp - (sigma_y + R(p + Dp)) = 0 at plastic points (1D arrays)."""
+        three_mu = 3 * self.mu
+        if self.saturation is None:  # linear hardening: closed form
+            return (q_trial - self.flow_stress(p)) / (three_mu + self.hardening)
+        dp = np.zeros_like(q_trial)
+        active = np.ones(q_trial.shape, dtype=bool)
+        for _ in range(self.max_iterations):
+            q, pa, d = q_trial[active], p[active], dp[active]
+            residual = q - three_mu * d - self.flow_stress(pa + d)
+            # f is convex and decreasing in Dp: Newton from 0 increases monotonically to the root.
+            dp[active] = d + residual / (three_mu + self.hardening_modulus(pa + d))
+            # the step above is taken also at converged points (a free quadratic polish)
+            still = np.abs(residual) > self.tolerance * q
+            active[np.flatnonzero(active)[~still]] = False
+            if not active.any():
+                return dp
+        raise ReturnMappingError(
+            f"J2Plasticity: the Voce return mapping did not converge in {self.max_iterations} iterations at "
+            f"{int(active.sum())} of {q_trial.size} plastic points")
+
+    def __repr__(self):
+        text = (f"J2Plasticity(E={self.E:g}, nu={self.nu:g}, yield_stress={self.yield_stress:g}, "
+                f"hardening={self.hardening:g}")
+        if self.saturation is not None:
+            text += f", saturation=({self.saturation[0]:g}, {self.saturation[1]:g})"
+        return text + ")"
+
+
+class NonlinearConductor:
+    """Steady conduction with a gradient-dependent conductivity: K g = k(|g|) g (flux q = -k(|g|) grad T),
+
+        k(s) = k0 (1 + (s / g0)^2)^((m - 1) / 2),
+
+    m = 1 linear (``Conductor(k0)``), m > 1 stiffening, 0 < m < 1 softening: a regularized
+    p-Laplacian with p = m + 1 (for s >> g0, |K g| ~ k0 g0^(1-m) s^m). No history (state None).
+    The tangent d(k g)/dg = k I + k'(s)/s g(x)g, with k'(s)/s = k0 (m - 1)/g0^2 (1 + (s/g0)^2)^((m-3)/2)
+    regular at g = 0; it is SPD for every m > 0 (eigenvalue along g: k0 (1+x)^((m-3)/2) (1 + m x), x = (s/g0)^2).
+    """
+
+    physics = "conduction"
+    is_field = False
+
+    def __init__(self, k0, g0=1.0, m=1.0):
+        k0 = _scalar("conductivity k0", k0)
+        g0 = _scalar("reference gradient g0", g0)
+        m = _scalar("exponent m", m)
+        if k0 <= 0:
+            raise ValueError(f"conductivity k0 must be positive, got k0={k0}")
+        if g0 <= 0:
+            raise ValueError(f"reference gradient g0 must be positive, got g0={g0}")
+        if m <= 0:
+            raise ValueError(f"exponent m must be positive, got m={m}")
+        self.k0, self.g0, self.m = k0, g0, m
+
+    def conductivity(self, s):
+        """k(s) for gradient magnitudes s."""
+        x = (np.asarray(s, dtype=float) / self.g0) ** 2
+        return self.k0 * (1 + x) ** ((self.m - 1) / 2)
+
+    def tensor(self, dim):
+        """The tangent at zero gradient, k0 I."""
+        if dim not in (1, 2, 3):
+            raise ValueError(f"NonlinearConductor: dim must be 1, 2 or 3, got dim={dim}")
+        return self.k0 * np.eye(dim)
+
+    def tensor_at(self, dim, x):
+        C = self.tensor(dim)
+        return np.broadcast_to(C, np.shape(x)[1:] + C.shape)
+
+    def initial_state(self, shape):
+        return None
+
+    def response(self, gradient, state=None):
+        """Generalized stress k(|g|) g (..., dim), tangent (..., dim, dim), state None."""
+        g = np.asarray(gradient, dtype=float)
+        if g.ndim == 0 or g.shape[-1] not in (1, 2, 3):
+            raise ValueError(f"NonlinearConductor: gradient must have shape (..., dim), dim 1, 2 or 3, got {g.shape}")
+        _check_finite("NonlinearConductor: gradient", g)
+        dim = g.shape[-1]
+        x = np.sum(g * g, axis=-1) / self.g0**2
+        k = self.k0 * (1 + x) ** ((self.m - 1) / 2)
+        k_prime_over_s = self.k0 * (self.m - 1) / self.g0**2 * (1 + x) ** ((self.m - 3) / 2)
+        tangent = k[..., None, None] * np.eye(dim) + k_prime_over_s[..., None, None] * g[..., :, None] * g[..., None, :]
+        return k[..., None] * g, tangent, None
+
+    def __repr__(self):
+        return f"NonlinearConductor(k0={self.k0:g}, g0={self.g0:g}, m={self.m:g})"
