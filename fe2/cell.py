@@ -1,77 +1,28 @@
-"""A microstructure cell: mesh, one law per named phase, and the element data reused by every solve.
-
-The basis is evaluated once. The strain operator B and the quadrature weights are kept, so that the
-element stiffness K_e = sum_q w_q B_q^T C_q B_q for new material values is a batched product, and
-assembling into the space of a boundary condition is a re-indexing of the element DOFs.
-"""
+"""A microstructure cell (RVE): a body on a lattice cell, with the affine fields of the macro gradients,
+its rigid modes, and the boundary conditions of homogenization bound to it."""
 
 import numpy as np
-import scipy.sparse as sp
-from skfem import Basis
 
+from .body import Body
 from .lattice import Lattice
-from .notation import to_mandel
-from .physics import Conduction, Elasticity, lagrange
 from .timing import timed
 
-PHYSICS = {"conduction": Conduction, "elasticity": Elasticity}
 
+class Cell(Body):
+    """A cell (RVE) made of the phases of ``mesh``; see :class:`fe2.body.Body` for the arguments.
 
-class Cell:
-    """A cell (RVE) made of the phases of ``mesh``.
-
-    Parameters
-    ----------
-    mesh : skfem.Mesh with named ``subdomains`` (the phases); triangles, quads, tets or hexes.
-    materials : dict phase name -> law (:mod:`fe2.materials`), or one law for a homogeneous cell.
-        The laws decide the physics: all elastic, or all conductors.
-    order : 1 or 2, the Lagrange element order (P2 uses the same, straight-sided mesh).
     lattice : :class:`fe2.lattice.Lattice`, or an array of lattice vectors (rows), the cell then
         placed around the mesh; default the mesh's bounding box. The mesh must fill its lattice cell
         (a parallelogram or parallelepiped: a hexagonal array is meshed on its rhombic primitive cell).
-    intorder : quadrature order; default exact for the stiffness of piecewise-constant materials on
-        simplices and parallelogram/parallelepiped quads and hexes, three orders more for coefficient fields.
     """
 
     def __init__(self, mesh, materials, *, order=1, lattice=None, intorder=None):
-        if order not in (1, 2) or isinstance(order, bool):
-            raise ValueError(f"element order must be 1 or 2, got {order!r}")
-        self.mesh = mesh
-        self.dim = mesh.dim()
-        self.phases, self.phase = _phases(mesh, materials)
-        self.materials = materials if isinstance(materials, dict) else {self.phases[0]: materials}
-        kinds = {getattr(law, "physics", None) for law in self.materials.values()}
-        if len(kinds) != 1 or None in kinds:
-            raise ValueError(f"materials must be all elastic or all conductors, got {self.materials}")
-        self.physics = PHYSICS[kinds.pop()](self.dim)
-        self.order = order
-        self.timings = {}
-        self._bound = {}  # boundary conditions bound to this cell (factorized), see bind()
-        self._maps = {}   # their DOF maps, which do not depend on the tangent, see constraint()
+        super().__init__(mesh, materials, order=order, intorder=intorder)
+        self._maps = {}   # DOF maps of the bound conditions, which do not depend on the tangent
         with timed(self.timings, "element data"):
-            self._element_data(mesh, order, intorder, lattice)
+            self._lattice_data(mesh, lattice)
 
-    def _element_data(self, mesh, order, intorder, lattice):
-        simplex = mesh.elem.__name__.endswith("P1")
-        fields = any(law.is_field for law in self.materials.values())
-        if intorder is None:  # exact for B^T C B with C constant per element; more for coefficient fields
-            intorder = (2 * (order - 1) if simplex else 2 * order) + (3 if fields else 0)
-        quadrature = None
-        if simplex and intorder == 0:  # one point at the centroid (scikit-fem's lowest triangle rule has 3)
-            quadrature = (np.full((self.dim, 1), 1.0 / (self.dim + 1)), np.array([1.0 / (2 if self.dim == 2 else 6)]))
-        # scalar Lagrange basis; vector DOFs interleaved as scalar DOF * ncomp + component
-        self.basis = Basis(mesh, lagrange(mesh, order), intorder=intorder, quadrature=quadrature)
-        ncomp = self.physics.ncomp
-        self.dofs = (self.basis.element_dofs.T[:, :, None] * ncomp + np.arange(ncomp)).reshape(mesh.t.shape[1], -1)
-        self.doflocs = np.repeat(self.basis.doflocs, ncomp, axis=1)          # (dim, ndofs)
-        self.components = np.tile(np.arange(ncomp), self.basis.N)
-        self.vertex_dofs = self.basis.nodal_dofs[0][:, None] * ncomp + np.arange(ncomp)  # (nvertices, ncomp)
-        self.ndofs = int(self.basis.N) * ncomp
-        grads = np.stack([phi.grad for (phi,) in self.basis.basis])          # (nloc, dim, nel, nqp)
-        self.B = self.physics.strain_operator(grads)                          # (nel, nqp, n, nloc)
-        self.dx = np.asarray(self.basis.dx)                                   # (nel, nqp)
-
-        self.volume = float(self.dx.sum())
+    def _lattice_data(self, mesh, lattice):
         if lattice is None:
             lattice = Lattice.box(mesh.p)
         elif not isinstance(lattice, Lattice):
@@ -89,127 +40,6 @@ class Cell:
         origin = self.lattice.origin + 0.5 * self.lattice.vectors.sum(axis=0)
         self.affine = self.physics.affine(self.doflocs, self.components, origin)  # (ndofs, n)
         self.rigid_modes = self.physics.rigid_modes(self.doflocs, self.components, origin)
-        tangent = self.phase_tangents()  # the laws' tangent at zero strain and virgin state
-        self.elastic_tangent = tangent[:, None] if tangent.ndim == 3 else tangent  # (nel, 1 or nqp, n, n)
-        self.set_tangent(self.elastic_tangent)
-
-    # --- materials ------------------------------------------------------------------------
-    def phase_tangents(self):
-        """Tangents from the phase laws: per element (nel, n, n), or per quadrature point
-        (nel, nqp, n, n) where a law is a coefficient field, evaluated at the quadrature points."""
-        laws = [self.materials[name] for name in self.phases]
-        if not any(law.is_field for law in laws):
-            return np.stack([law.tensor(self.dim) for law in laws])[self.phase]
-        x = self.basis.mapping.F(self.basis.X)                                # (dim, nel, nqp)
-        n = self.physics.size
-        tangent = np.empty(self.dx.shape + (n, n))
-        for index, law in enumerate(laws):
-            elements = np.flatnonzero(self.phase == index)
-            try:
-                tangent[elements] = law.tensor_at(self.dim, x[:, elements])
-            except ValueError as error:
-                raise ValueError(f"phase {self.phases[index]!r}: {error}") from None
-        return tangent
-
-    def set_tangent(self, tangent):
-        """Use ``tangent`` (nel, n, n) or (nel, nqp, n, n) and recompute the element matrices."""
-        tangent = np.asarray(tangent, dtype=float)
-        self.tangent = tangent[:, None] if tangent.ndim == 3 else tangent  # (nel, 1 or nqp, n, n)
-        self._bound.clear()  # factorizations of the old tangent are stale
-        # batched matmul is several times faster on contiguous operands than on transposed views
-        Bt = np.ascontiguousarray(np.swapaxes(self.B, -1, -2))
-        Ke = Bt @ (self.tangent @ self.B)                                    # (nel, nqp, nloc, nloc)
-        Ke *= self.dx[:, :, None, None]
-        self.element_matrices = Ke[:, 0] if Ke.shape[1] == 1 else Ke.sum(axis=1)
-
-    @property
-    def fractions(self):
-        """Volume fraction of each phase."""
-        volume = np.bincount(self.phase, weights=self.dx.sum(axis=1), minlength=len(self.phases))
-        return dict(zip(self.phases, volume / self.volume))
-
-    # --- fields ---------------------------------------------------------------------------
-    def strain(self, u):
-        """Generalized strain at the quadrature points, (nel, nqp, n), of the DOF vector u."""
-        return (self.B @ u[self.dofs][:, None, :, None])[..., 0]
-
-    def stress(self, u):
-        """Generalized stress C eps at the quadrature points, (nel, nqp, n)."""
-        return (self.tangent @ self.strain(u)[..., None])[..., 0]
-
-    def average(self, field):
-        """Volume average over the cell of a quadrature-point field (nel, nqp, ...)."""
-        field = np.broadcast_to(field, self.dx.shape + np.shape(field)[2:])
-        return np.tensordot(self.dx, field, axes=([0, 1], [0, 1])) / self.volume
-
-    def check_strain(self, strain, what=None):
-        """A macro strain (or gradient, or a stress: ``what``) as a Mandel vector; a symmetric
-        dim x dim tensor is accepted for elasticity. Raises ValueError on a wrong shape or NaN."""
-        strain = np.asarray(strain, dtype=float)
-        n = self.physics.size
-        conduction = self.physics.name == "conduction"
-        what = what or ("gradient" if conduction else "strain")
-        if strain.shape == (self.dim, self.dim) and not conduction:
-            if not np.allclose(strain, strain.T):
-                raise ValueError(f"the macro {what} tensor must be symmetric, got {strain.tolist()}")
-            strain = to_mandel(strain)
-        if strain.shape != (n,):
-            form = "vector" if conduction else "Mandel vector"
-            raise ValueError(f"macro {what} must be a {form} ({', '.join(self.physics.labels)}) of shape ({n},) "
-                             f"for {self.dim}D {self.physics.name}, got shape {strain.shape}")
-        if not np.all(np.isfinite(strain)):
-            raise ValueError(f"macro {what} is not finite: {strain.tolist()}")
-        return strain
-
-    # --- assembly in the space of a boundary condition --------------------------------------
-    def assemble(self, dof_map, n):
-        """Upper triangle (CSR) of the stiffness T^T K T for the DOF map of a constraint
-        (full DOF -> reduced index, -1 = fixed). Uses the symmetry of the element matrices: each
-        local pair a <= b is added once at (min, max) of its reduced indices (twice on the diagonal
-        when a != b land on the same reduced DOF, as a periodic wrap across a tiny cell can do).
-        Fixed DOFs go to a dummy last row/column that is sliced off."""
-        a, b = np.triu_indices(self.dofs.shape[1])
-        rows = np.where(dof_map < 0, n, dof_map).astype(np.int32)[self.dofs]
-        I, J = rows[:, a], rows[:, b]
-        values = self.element_matrices[:, a, b]
-        ordered = np.sort(rows, axis=1)
-        if np.any(ordered[:, 1:] == ordered[:, :-1]):
-            values = values * np.where((a != b) & (I == J), 2.0, 1.0)
-        lo = np.minimum(I, J)
-        hi = np.maximum(I, J, out=I)
-        K = sp.csr_matrix((values.ravel(), (lo.ravel(), hi.ravel())), shape=(n + 1, n + 1))
-        return K[:n, :n]
-
-    def internal_force(self, stress, dof_map, n):
-        """T^T f_int: the nodal forces sum_q w_q B_q^T sigma_q of a stress field (nel, nqp, n),
-        restricted through dof_map."""
-        forces = np.einsum("eqka,eqk->ea", self.B, stress * self.dx[:, :, None])
-        return self.scatter(forces[:, None, :], dof_map, n)[:, 0]
-
-    def respond(self, strain, states=None):
-        """The phase laws at the quadrature points: (stress, tangent, new states) for a strain field
-        (nel, nqp, n). ``states``: dict phase -> state of that phase's points (None for no history);
-        the new states are new objects, the given ones are not modified."""
-        stress = np.empty_like(strain)
-        tangent = np.empty(strain.shape + strain.shape[-1:])
-        new = {}
-        for index, name in enumerate(self.phases):
-            elements = self.phase == index
-            law = self.materials[name]
-            if hasattr(law, "initial_state"):  # a nonlinear law with (possibly) history
-                state = None if states is None else states.get(name)
-                stress[elements], tangent[elements], new[name] = law.response(strain[elements], state)
-            else:  # linear, possibly a coefficient field: its tangent at the quadrature points
-                C = np.broadcast_to(self.elastic_tangent[elements], tangent[elements].shape)
-                stress[elements], tangent[elements], new[name] = (C @ strain[elements][..., None])[..., 0], C, None
-        return stress, tangent, new
-
-    def initial_states(self):
-        """The virgin history of every phase at its quadrature points (None for laws without history)."""
-        shape = lambda index: (int(np.sum(self.phase == index)), self.dx.shape[1])  # noqa: E731
-        return {name: (self.materials[name].initial_state(shape(index))
-                       if hasattr(self.materials[name], "initial_state") else None)
-                for index, name in enumerate(self.phases)}
 
     def unit_strain_forces(self):
         """(K_e D_e)^T = sum_q w_q C_q B_q, (nel, n, nloc): element nodal forces of the unit macro
@@ -223,13 +53,6 @@ class Cell:
         int B^T e_k dx = int N (e_k n) ds."""
         forces = self.B * self.dx[:, :, None, None]
         return forces[:, 0] if forces.shape[1] == 1 else forces.sum(axis=1)
-
-    def scatter(self, values, dof_map, n):
-        """Sum element contributions ``values`` (nel, m, nloc) into an (n, m) array through
-        dof_map (fixed DOFs, -1, are dropped)."""
-        rows = np.where(dof_map < 0, n, dof_map)[self.dofs].ravel()
-        return np.stack([np.bincount(rows, weights=values[:, m].ravel(), minlength=n + 1)[:n]
-                         for m in range(values.shape[1])], axis=1)
 
     def constraint(self, bc):
         """(dof_map, n) of the condition ``bc`` on this cell, computed once."""
@@ -257,36 +80,3 @@ class Cell:
         fractions = ", ".join(f"{k}: {v:.3f}" for k, v in self.fractions.items())
         return (f"Cell({self.dim}D {self.physics.name}, P{self.order}, {self.mesh.t.shape[1]} elements, "
                 f"{self.ndofs} dofs, phases {{{fractions}}})")
-
-
-def _phases(mesh, materials):
-    """Phase names and the phase index of every element, checked against the materials."""
-    nel = mesh.t.shape[1]
-    subdomains = {k: np.asarray(v) for k, v in (mesh.subdomains or {}).items() if not k.startswith("gmsh:")}
-    if not isinstance(materials, dict):
-        if subdomains and len(subdomains) > 1:
-            raise ValueError(f"the mesh has phases {sorted(subdomains)}; give a dict of materials, one per phase")
-        name = next(iter(subdomains), "all")
-        return [name], np.zeros(nel, dtype=int)
-    if not materials:
-        raise ValueError("no materials given")
-    if not subdomains:
-        raise ValueError(f"the mesh has no named subdomains, so phases {sorted(materials)} cannot be placed")
-    unknown = sorted(set(materials) - set(subdomains))
-    if unknown:
-        raise ValueError(f"unknown phase name(s) {unknown}: the mesh has phases {sorted(subdomains)}")
-    missing = sorted(set(subdomains) - set(materials))
-    if missing:
-        raise ValueError(f"phase(s) {missing} of the mesh have no material; materials were given for {sorted(materials)}")
-    names = list(materials)
-    phase = np.full(nel, -1)
-    for index, name in enumerate(names):
-        elements = subdomains[name]
-        if elements.size == 0:
-            raise ValueError(f"phase {name!r} is empty: the mesh has no element in it")
-        if np.any(phase[elements] >= 0):
-            raise ValueError(f"phase {name!r} overlaps phase {names[phase[elements].max()]!r}")
-        phase[elements] = index
-    if np.any(phase < 0):
-        raise ValueError(f"{np.sum(phase < 0)} elements belong to no phase (first: element {np.argmax(phase < 0)})")
-    return names, phase
