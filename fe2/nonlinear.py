@@ -6,7 +6,9 @@
 
 Kinematic conditions (Periodic, Kubc): u = D E + T w, Newton on T^T f_int(u) = 0. SUBC: the minimal
 kinematic form of the uniform traction, Newton on f_int(u) = F Sigma with F^T u / V = E, the macro
-stress Sigma the Lagrange multiplier (it is the uniform traction sigma . n on the boundary). At
+stress Sigma the Lagrange multiplier (it is the uniform traction sigma . n on the boundary). Large
+plastic increments make plain Newton cycle; a backtracking line search on the residual norm fixes
+that without changing the discrete problem. At
 convergence the tangent is the Schur complement of the converged micro tangent stiffness K_t,
     C = (D^T K_t D - R^T (T^T K_t T)^-1 R) / V   or   C = (F^T K_r^-1 F / V)^-1  (SUBC),
 exactly as for linear cells (:mod:`fe2.boundary`) but with K_t. The solve never modifies the given
@@ -47,35 +49,40 @@ class MicroSolution:
 
 def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations=25):
     """Equilibrate ``cell`` for the macro strain ``strain`` under ``bc`` from the history ``state``
-    (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Raises
-    MicroDivergence after ``max_iterations`` or on a non-finite residual. Convergence: the
-    residual norm below tol times the norm of the internal forces."""
+    (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Newton with a
+    backtracking line search on the residual norm (the discrete problem, and so the consistent
+    tangent, are unchanged by it). Raises MicroDivergence after ``max_iterations`` or on a non-finite
+    residual. Convergence: the residual norm below tol times the norm of the internal forces."""
     bc = condition(bc)
     strain = cell.check_strain(strain)
     state = cell.initial_states() if state is None else state
     dof_map, n = cell.constraint(bc)
     static = isinstance(bc, Subc)
     full = np.arange(cell.ndofs)
+    load = cell.scatter(cell.unit_stress_forces(), dof_map, n) if static else None
+
+    def evaluate(u, sigma):
+        """Residual norm and what the next step needs, at the field u (and SUBC multiplier sigma)."""
+        stress, tangent, new_state = cell.respond(cell.strain(u), state)
+        f_int = cell.internal_force(stress, dof_map, n)
+        scale = np.linalg.norm(cell.internal_force(stress, full, cell.ndofs)) + 1e-300
+        if static:
+            r1, r2 = f_int - load @ sigma, cell.average(cell.strain(u)) - strain
+            norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / (np.linalg.norm(strain) + 1e-300))
+        else:
+            r1, r2, norm = f_int, None, np.linalg.norm(f_int) / scale
+        return norm, (u, sigma, stress, tangent, new_state, r1, r2)
+
     u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
     if not static and guess is not None:  # impose the new macro strain on the guess's fluctuation
         u = u + cell.affine @ (strain - cell.average(cell.strain(u)))
-    sigma = np.zeros(cell.physics.size)  # SUBC: the Lagrange multiplier (macro stress)
-    residuals = []
+    norm, current = evaluate(u, np.zeros(cell.physics.size))  # SUBC: sigma is the macro stress
+    residuals = [norm]
     for iteration in range(max_iterations + 1):
-        stress, tangent, new_state = cell.respond(cell.strain(u), state)
-        f_int = cell.internal_force(stress, dof_map, n)
-        if static:
-            r1 = f_int - cell.scatter(cell.unit_stress_forces(), dof_map, n) @ sigma
-            r2 = cell.average(cell.strain(u)) - strain
-            scale = np.linalg.norm(cell.internal_force(stress, full, cell.ndofs)) + 1e-300
-            norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / (np.linalg.norm(strain) + 1e-300))
-        else:
-            scale = np.linalg.norm(cell.internal_force(stress, full, cell.ndofs)) + 1e-300
-            norm = np.linalg.norm(f_int) / scale
-        residuals.append(norm)
         if not np.isfinite(norm):
             raise MicroDivergence(f"micro Newton: non-finite residual at iteration {iteration} for macro strain "
                                   f"{strain.tolist()}", residuals)
+        u, sigma, stress, tangent, new_state, r1, r2 = current
         cell.set_tangent(tangent)
         bound = cell.bind(bc)
         if norm <= tol:
@@ -85,12 +92,17 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             break
         if static:
             x1 = bound.solve(r1)
-            S = bound.compliance
-            dsigma = np.linalg.solve(S, bound.load.T @ x1 / cell.volume - r2)
-            u = u + bound.expand(bound.unit_stress @ dsigma - x1)
-            sigma = sigma + dsigma
+            dsigma = np.linalg.solve(bound.compliance, bound.load.T @ x1 / cell.volume - r2)
+            du = bound.expand(bound.unit_stress @ dsigma - x1)
         else:
-            u = u - bound.expand(bound.solve(f_int))
+            du, dsigma = -bound.expand(bound.solve(r1)), 0.0
+        step = 1.0
+        trial_norm, trial = evaluate(u + du, sigma + dsigma)
+        while not trial_norm <= (1 - 1e-4 * step) * norm and step > 1 / 64:  # backtrack
+            step /= 2
+            trial_norm, trial = evaluate(u + step * du, sigma + step * dsigma)
+        norm, current = trial_norm, trial
+        residuals.append(norm)
     raise MicroDivergence(f"micro Newton did not converge in {max_iterations} iterations for macro strain "
                           f"{strain.tolist()} under {bc.name}: residuals {', '.join(f'{r:.1e}' for r in residuals[-4:])}",
                           residuals)

@@ -1,0 +1,181 @@
+"""The macro problem: a body whose material points are any laws, analytic or cell-backed (FE²).
+
+    problem = fe2.macro.Problem(mesh, {"plate": fe2.RVELaw(cell)},
+                                dirichlet=[fe2.macro.Dirichlet("left", 0.0), fe2.macro.Dirichlet("right", 0.01, components=[0])],
+                                neumann=[fe2.macro.Traction("top", [0.0, -1.0])])
+    result = problem.solve(steps=5)
+
+Equilibrium  T^T (f_int(u) - lam f_ext) = 0  for load factors lam = 0 -> 1, with prescribed DOFs
+u_D = lam g. Each step runs Newton with the consistent tangent of the material points (for an
+RVELaw, the Schur complement of its converged cell); a step whose Newton, or any material point's
+micro Newton, fails is cut in half and retried from the last committed state, up to ``max_cutbacks``
+times. Material histories are committed only when a step converges.
+"""
+
+import dataclasses
+import sys
+import time
+
+import numpy as np
+from skfem import Basis, FacetBasis, LinearForm
+
+from .body import Body
+from .linalg import factorize
+from .nonlinear import MicroDivergence
+
+
+@dataclasses.dataclass(frozen=True)
+class Dirichlet:
+    """Prescribed displacement (temperature) on a named boundary at full load: a number or a function
+    of position x (dim, ...); ``components`` restricts it (e.g. [0] for u_x only)."""
+
+    boundary: str
+    value: object = 0.0
+    components: tuple = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Traction:
+    """Surface traction (a vector) or, for conduction, inward heat flux (a number) on a named boundary."""
+
+    boundary: str
+    value: object
+
+
+class DivergenceError(RuntimeError):
+    """The macro load stepping failed even after cutting the step back."""
+
+
+@dataclasses.dataclass
+class Step:
+    """A converged load step: load factor, field, histories and the Newton residual history."""
+
+    load: float
+    field: np.ndarray = dataclasses.field(repr=False)
+    residuals: list
+    cutbacks: int = 0
+
+
+class Problem:
+    """A macro boundary-value problem on ``mesh`` with phase laws ``materials`` (see :class:`fe2.body.Body`)."""
+
+    def __init__(self, mesh, materials, *, dirichlet=(), neumann=(), body_force=None, order=1):
+        names = set((mesh.boundaries or {}).keys())
+        missing = sorted({bc.boundary for bc in (*dirichlet, *neumann)} - names)
+        if missing:
+            raise ValueError(f"the macro mesh has no boundary named {missing}; it has {sorted(names)}")
+        if not dirichlet:
+            raise ValueError("the macro problem needs at least one Dirichlet condition to be well posed")
+        self.body = Body(mesh, materials, order=order)
+        self.dirichlet, self.neumann, self.body_force = tuple(dirichlet), tuple(neumann), body_force
+        self._fixed, self._prescribed = self._dirichlet_dofs()
+        free = np.ones(self.body.ndofs, dtype=bool)
+        free[self._fixed] = False
+        self.map = np.full(self.body.ndofs, -1)
+        self.map[free] = np.arange(free.sum())
+        self.n = int(free.sum())
+        self.f_ext = self._external_force()
+
+    # --- loads and constraints ------------------------------------------------------------------
+    def _dirichlet_dofs(self):
+        body, ncomp = self.body, self.body.physics.ncomp
+        values = {}
+        for bc in self.dirichlet:
+            scalar = body.basis.get_dofs(body.mesh.boundaries[bc.boundary]).all()
+            x = body.basis.doflocs[:, scalar]
+            g = np.asarray(bc.value(x) if callable(bc.value) else bc.value, dtype=float)
+            for c in (range(ncomp) if bc.components is None else bc.components):
+                if not 0 <= c < ncomp:
+                    raise ValueError(f"Dirichlet on {bc.boundary!r}: component {c} does not exist for {body.physics.name}")
+                gc = np.broadcast_to(g if g.ndim <= 1 and (g.size == 1 or g.shape == scalar.shape) else g[c], scalar.shape)
+                values.update(zip(scalar * ncomp + c, gc))
+        fixed = np.array(sorted(values), dtype=int)
+        return fixed, np.array([values[d] for d in fixed])
+
+    def _external_force(self):
+        body, ncomp = self.body, self.body.physics.ncomp
+        f = np.zeros(body.ndofs)
+        element = body.basis.elem
+        for bc in self.neumann:
+            facet_basis = FacetBasis(body.mesh, element, facets=body.mesh.boundaries[bc.boundary])
+            value = np.atleast_1d(np.asarray(bc.value, dtype=float))
+            if value.size != ncomp:
+                raise ValueError(f"traction on {bc.boundary!r} needs {ncomp} component(s), got {value.tolist()}")
+            for c in range(ncomp):
+                f[c::ncomp] += LinearForm(lambda v, w: value[c] * v).assemble(facet_basis)
+        if self.body_force is not None:
+            value = np.atleast_1d(np.asarray(self.body_force, dtype=float))
+            basis = Basis(body.mesh, element)
+            for c in range(ncomp):
+                f[c::ncomp] += LinearForm(lambda v, w: value[c] * v).assemble(basis)
+        return f
+
+    # --- solution ----------------------------------------------------------------------------------
+    def initial_states(self):
+        return self.body.initial_states()
+
+    def residual(self, u, states, load):
+        """(T^T (f_int - load f_ext), stress, tangent, new states) at the field u."""
+        stress, tangent, new = self.body.respond(self.body.strain(u), states)
+        f_int = self.body.internal_force(stress, np.arange(self.body.ndofs), self.body.ndofs)
+        return f_int - load * self.f_ext, stress, tangent, new
+
+    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, log=sys.stdout, callback=None):
+        """Load from 0 to 1 in ``steps`` equal increments (cut back when a step fails). ``callback(step,
+        u, states, problem)`` runs after each converged step (output, checkpoints). Returns the steps."""
+        u = np.zeros(self.body.ndofs)
+        states = self.initial_states()
+        load, increment, done, cutbacks = 0.0, 1.0 / steps, [], 0
+        start = time.perf_counter()
+        while load < 1 - 1e-12:
+            target = min(1.0, load + increment)
+            try:
+                u_new, states_new, residuals = self._newton(u, states, target, tol, max_iterations, log)
+            except (MicroDivergence, _NewtonFailure, RuntimeError) as error:
+                cutbacks += 1
+                if cutbacks > max_cutbacks:
+                    raise DivergenceError(f"load step to {target:.4g} failed after {max_cutbacks} cut-backs "
+                                          f"(last increment {increment:.3g}): {error}") from None
+                increment /= 2
+                _write(log, f"  step to load {target:.4g} failed ({error}); cutting the increment to {increment:.4g}")
+                continue
+            load, u, states = target, u_new, states_new          # commit
+            done.append(Step(load, u.copy(), residuals, cutbacks))
+            _write(log, f"step {len(done)}: load {load:.4g} converged in {len(residuals) - 1} iterations "
+                        f"({time.perf_counter() - start:.1f} s)")
+            if callback is not None:
+                callback(done[-1], u, states, self)
+        self.states = states
+        return done
+
+    def _newton(self, u, states, load, tol, max_iterations, log):
+        u = u.copy()
+        u[self._fixed] = load * self._prescribed
+        residuals = []
+        for iteration in range(max_iterations + 1):
+            r, stress, tangent, new = self.residual(u, states, load)
+            reactions = np.linalg.norm(r[self._fixed]) if self._fixed.size else 0.0
+            scale = max(np.linalg.norm(load * self.f_ext), reactions, 1e-300)
+            norm = np.linalg.norm(r[self.map >= 0]) / scale
+            residuals.append(norm)
+            rate = f", r/r_prev^2 = {norm / residuals[-2] ** 2:.2e}" if iteration and residuals[-2] > 0 else ""
+            _write(log, f"    newton {iteration}: |r| = {norm:.3e}{rate}")
+            if not np.isfinite(norm):
+                raise _NewtonFailure(f"non-finite residual at iteration {iteration}")
+            if norm <= tol:
+                return u, new, residuals
+            if iteration == max_iterations:
+                raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
+            self.body.set_tangent(tangent)
+            K = self.body.assemble(self.map, self.n)
+            u[self.map >= 0] -= factorize(K).solve(r[self.map >= 0])
+
+
+class _NewtonFailure(RuntimeError):
+    pass
+
+
+def _write(log, line):
+    if log is not None:
+        log.write(line + "\n")
+        log.flush()

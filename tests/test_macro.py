@@ -1,0 +1,102 @@
+"""The macro problem with analytic and cell-backed (FE²) material points."""
+
+import io
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import skfem
+
+import fe2
+from fe2.analytic import laminate_stiffness
+from fe2.macro import Dirichlet, DivergenceError, Problem, Traction
+
+SOFT, STIFF = fe2.Isotropic(E=1.0, nu=0.3), fe2.Isotropic(E=10.0, nu=0.2)
+J2 = fe2.J2Plasticity(E=70.0, nu=0.3, yield_stress=0.1, hardening=2.0)
+
+
+def bar(nx=8, ny=2, length=4.0):
+    x = np.linspace(0, length, nx + 1)
+    return skfem.MeshTri.init_tensor(x, np.linspace(0, 1, ny + 1)).with_defaults().with_subdomains({"bar": lambda p: p[0] > -1})
+
+
+def tension(mesh, law, pull=None, traction=None):
+    """A bar fixed axially on the left and vertically on its bottom edge, pulled on the right."""
+    dirichlet = [Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,))]
+    if pull is not None:
+        dirichlet.append(Dirichlet("right", pull, components=(0,)))
+    return Problem(mesh, {"bar": law}, dirichlet=dirichlet, neumann=[] if traction is None else [Traction("right", traction)])
+
+
+@pytest.fixture(scope="module")
+def cell_mesh():
+    return fe2.geometry.inclusion(0.3, h=0.15)
+
+
+def test_fe2_with_linear_cells_equals_single_scale(cell_mesh):
+    """Each macro point backed by a linear cell = the same problem with the cell's effective tensor."""
+    mesh = bar().with_subdomains({"bar": lambda p: p[0] > -1})
+    cell = fe2.Cell(cell_mesh, {"matrix": SOFT, "inclusion": STIFF})
+    load = dict(traction=[0.3, 0.1])
+    fe2_solution = tension(mesh, fe2.RVELaw(cell), **load).solve(1, log=None)[-1].field
+    C = fe2.homogenize(fe2.Cell(cell_mesh, {"matrix": SOFT, "inclusion": STIFF})).tensor
+    single = tension(mesh, fe2.Anisotropic(0.5 * (C + C.T)), **load).solve(1, log=None)[-1].field
+    np.testing.assert_allclose(fe2_solution, single, rtol=1e-10, atol=1e-10 * np.abs(single).max())
+
+
+def test_laminate_bar_gives_the_exact_homogenized_solution():
+    """A bar of a laminate (layers normal to y) under an axial end traction: the macro field is uniform
+    and the tip displacement is the closed-form compliance times stress times length."""
+    layers = fe2.geometry.laminate(0.4, h=0.25, normal=1)
+    cell = fe2.Cell(layers, {"a": SOFT, "b": STIFF})
+    sigma, length = 0.2, 4.0
+    steps = tension(bar(length=length), fe2.RVELaw(cell), traction=[sigma, 0.0]).solve(1, log=None)
+    u = steps[-1].field
+    exact = np.linalg.inv(laminate_stiffness([SOFT.tensor(2), STIFF.tensor(2)], [0.4, 0.6], normal=1))
+    body_x = np.repeat(tension(bar(length=length), SOFT, traction=[sigma, 0]).body.doflocs[0][::2], 1)
+    np.testing.assert_allclose(u[0::2], exact[0, 0] * sigma * body_x, rtol=1e-10, atol=1e-12)
+
+
+def test_fe2_elastoplastic_step_converges_quadratically(cell_mesh):
+    cell = fe2.Cell(cell_mesh, {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
+    log = io.StringIO()
+    steps = tension(bar(nx=3, ny=1, length=3.0), fe2.RVELaw(cell), pull=0.012).solve(2, tol=1e-10, log=log)
+    residuals = np.array(steps[-1].residuals)
+    assert len(residuals) >= 4 and residuals[-1] <= 1e-10   # several iterations: really plastic
+    tail = [(a, b) for a, b in zip(residuals[:-1], residuals[1:]) if a < 1e-2 and b > 1e-14]
+    assert tail and all(b <= 20 * a**2 for a, b in tail), residuals
+    assert "r/r_prev^2" in log.getvalue()
+
+
+def test_macro_tangent_matches_central_differences(cell_mesh):
+    """K_t v = d f_int / d u along a direction v for cell-backed points: the consistent tangent of the
+    increment from the last committed history (here the virgin one) to a plastic state."""
+    cell = fe2.Cell(cell_mesh, {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
+    problem = tension(bar(nx=2, ny=1, length=2.0), fe2.RVELaw(cell), pull=0.01)
+    steps = problem.solve(1, log=None)
+    u, states = steps[-1].field, problem.initial_states()
+    _, _, tangent, _ = problem.residual(u, states, 1.0)
+    problem.body.set_tangent(tangent)
+    free = problem.map >= 0
+    upper = problem.body.assemble(problem.map, problem.n)
+    K = upper + sp.triu(upper, k=1).T
+    v = np.random.default_rng(0).normal(size=problem.n) * 1e-3
+    dv = np.zeros(problem.body.ndofs)
+    dv[free] = v
+    h = 1e-4
+    fd = (problem.residual(u + h * dv, states, 1.0)[0] - problem.residual(u - h * dv, states, 1.0)[0])[free] / (2 * h)
+    np.testing.assert_allclose(K @ v, fd, rtol=1e-5, atol=1e-6 * np.abs(fd).max())
+
+
+def test_macro_mesh_without_the_named_boundary():
+    with pytest.raises(ValueError, match=r"no boundary named \['clamp'\]; it has \['bottom', 'left', 'right', 'top'\]"):
+        Problem(bar(), {"bar": SOFT}, dirichlet=[Dirichlet("clamp", 0.0)])
+
+
+def test_micro_divergence_is_cut_back_then_reported(cell_mesh):
+    cell = fe2.Cell(cell_mesh, {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
+    law = fe2.RVELaw(cell, max_iterations=1)                  # any plastic micro step fails
+    log = io.StringIO()
+    with pytest.raises(DivergenceError, match=r"failed after 2 cut-backs .*material point \d+: micro Newton"):
+        tension(bar(nx=2, ny=1, length=2.0), law, pull=0.02).solve(1, max_cutbacks=2, log=log)
+    assert log.getvalue().count("cutting the increment") == 2
