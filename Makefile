@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) cases/fiber_composite.py --out $(OUT)/fiber_composite
+	$(PY) cases/plate_with_hole.py --out $(OUT)/plate_with_hole
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -994,3 +994,58 @@ def load_mesh(path):
     return type(mesh)(np.ascontiguousarray(p), np.ascontiguousarray(t),
                       _subdomains=subdomains,
                       _boundaries=boundaries or None)
+
+
+# --------------------------------------------------------------------------
+# macro domains
+# --------------------------------------------------------------------------
+
+def plate_with_hole(*, width=1.0, radius=0.3, h=0.08, h_hole=None, phase="plate", path=None):
+    """Quarter of a square plate with a central circular hole, for tension along x with symmetry.
+
+    The quarter is [0, width]^2 minus the disc of ``radius`` at the origin; boundaries are named
+    ``left`` (x = 0, symmetry), ``bottom`` (y = 0, symmetry), ``right`` (x = width, loaded),
+    ``top`` (y = width, free) and ``hole``. Elements are of size ``h``, graded to ``h_hole``
+    (default h/3) at the hole, where the stress concentrates. One phase named ``phase``.
+    """
+    _check_size_h(width, h)
+    if not 0 < radius < width:
+        raise ValueError(f"radius must satisfy 0 < radius < width={width!r}, got radius={radius!r}")
+    h_hole = h / 3 if h_hole is None else h_hole
+    if not 0 < h_hole <= h:
+        raise ValueError(f"h_hole must satisfy 0 < h_hole <= h={h!r}, got h_hole={h_hole!r}")
+    _check_path(path)
+    with _GmshSession("fe2_plate_with_hole") as gmsh:
+        occ = gmsh.model.occ
+        square = occ.addRectangle(0, 0, 0, width, width)
+        disc = occ.addDisk(0, 0, 0, radius, radius)
+        (surface,), _ = occ.cut([(2, square)], [(2, disc)])
+        occ.synchronize()
+        tol = 1e-6 * width  # OCC pads bounding boxes by about 1e-7
+        named = {"left": [], "bottom": [], "right": [], "top": [], "hole": []}
+        for _, curve in gmsh.model.getBoundary([surface], oriented=False):
+            x0, y0, _, x1, y1, _ = gmsh.model.getBoundingBox(1, curve)
+            if abs(x0) < tol and abs(x1) < tol:
+                named["left"].append(curve)
+            elif abs(y0) < tol and abs(y1) < tol:
+                named["bottom"].append(curve)
+            elif abs(x0 - width) < tol and abs(x1 - width) < tol:
+                named["right"].append(curve)
+            elif abs(y0 - width) < tol and abs(y1 - width) < tol:
+                named["top"].append(curve)
+            else:
+                named["hole"].append(curve)
+        for name, curves in named.items():
+            gmsh.model.addPhysicalGroup(1, curves, name=name)
+        gmsh.model.addPhysicalGroup(2, [surface[1]], name=phase)
+        _set_mesh_options(gmsh, h)
+        gmsh.option.setNumber("Mesh.MeshSizeMin", h_hole)
+        distance = gmsh.model.mesh.field.add("Distance")
+        gmsh.model.mesh.field.setNumbers(distance, "CurvesList", named["hole"])
+        threshold = gmsh.model.mesh.field.add("Threshold")
+        for key, value in (("InField", distance), ("SizeMin", h_hole), ("SizeMax", h),
+                           ("DistMin", 0.0), ("DistMax", radius)):
+            gmsh.model.mesh.field.setNumber(threshold, key, value)
+        gmsh.model.mesh.field.setAsBackgroundMesh(threshold)
+        gmsh.model.mesh.generate(2)
+        return _write_and_load(gmsh, path)

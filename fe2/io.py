@@ -29,12 +29,13 @@ def _pad_tensor(tensors):
     return out.reshape(-1, 9)
 
 
-def cell_fields(cell, u, macro_strain=None):
-    """Point and cell data of the field u (DOF vector) on ``cell``, named for ParaView."""
+def cell_fields(cell, u, macro_strain=None, stress=None):
+    """Point and cell data of the field u (DOF vector) on ``cell`` (any body), named for ParaView;
+    ``stress`` the quadrature-point stress of a nonlinear law (default: tangent times strain)."""
     nodal = u[cell.vertex_dofs]                                        # (nvertices, ncomp)
     volume = cell.dx.sum(axis=1)[:, None]
     strain = np.einsum("eq,eqk->ek", cell.dx, cell.strain(u)) / volume
-    stress = np.einsum("eq,eqk->ek", cell.dx, cell.stress(u)) / volume
+    stress = np.einsum("eq,eqk->ek", cell.dx, cell.stress(u) if stress is None else stress) / volume
     point, cells = {}, {"phase": cell.phase.astype(np.int32)}
     fluct = None if macro_strain is None else nodal - cell.affine[cell.vertex_dofs] @ macro_strain
     if cell.physics.name == "elasticity":
@@ -76,15 +77,43 @@ def _out_of_plane_row(cell):
     return rows
 
 
-def write_vtu(cell, path, u, macro_strain=None):
-    """Write the field u of ``cell`` (with its fluctuation if macro_strain is given) to ``path``."""
+def write_vtu(cell, path, u, macro_strain=None, stress=None, point_data=None, cell_data=None):
+    """Write the field u of ``cell`` (with its fluctuation if macro_strain is given) to ``path``;
+    extra ``point_data``/``cell_data`` arrays are added as they are."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    point, cells = cell_fields(cell, u, macro_strain)
+    point, cells = cell_fields(cell, u, macro_strain, stress)
+    point.update(point_data or {})
+    cells.update(cell_data or {})
     mesh = to_meshio(cell.mesh, encode_cell_data=False)
     mesh.points = _pad(cell.mesh.p.T)
     mesh.point_data = point
     mesh.cell_data = {name: [value] for name, value in cells.items()}
     mesh.field_data = {name: np.array([index, cell.dim]) for index, name in enumerate(cell.phases)}
     meshio.write(path, mesh)
+    return path
+
+
+def nodal_average(body, values):
+    """Element values (nel, ...) -> vertex values by volume-weighted averaging over the elements
+    around each vertex (a projection to nodes for ParaView)."""
+    t = body.mesh.t
+    weight = body.dx.sum(axis=1)
+    out = np.zeros((body.mesh.p.shape[1],) + values.shape[1:])
+    total = np.zeros(body.mesh.p.shape[1])
+    for corner in t:
+        np.add.at(out, corner, values * weight.reshape((-1,) + (1,) * (values.ndim - 1)))
+        np.add.at(total, corner, weight)
+    return out / total.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
+def write_pvd(path, entries):
+    """A ParaView collection of (time, file) entries; files relative to the .pvd's folder."""
+    path = Path(path)
+    lines = ['<?xml version="1.0"?>', '<VTKFile type="Collection" version="0.1" byte_order="LittleEndian">', "  <Collection>"]
+    lines += [f'    <DataSet timestep="{t:.12g}" part="0" file="{f}"/>' for t, f in entries]
+    lines += ["  </Collection>", "</VTKFile>", ""]
+    tmp = path.with_suffix(".pvd.tmp")
+    tmp.write_text("\n".join(lines))
+    tmp.replace(path)  # atomic: a crash never leaves a half-written series
     return path

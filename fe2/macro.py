@@ -19,6 +19,7 @@ import time
 import numpy as np
 from skfem import Basis, FacetBasis, LinearForm
 
+from . import checkpoint as _checkpoint
 from .body import Body
 from .linalg import factorize
 from .nonlinear import MicroDivergence
@@ -48,8 +49,9 @@ class DivergenceError(RuntimeError):
 
 @dataclasses.dataclass
 class Step:
-    """A converged load step: load factor, field, histories and the Newton residual history."""
+    """A converged load step (numbered from 1): load factor, field and the Newton residual history."""
 
+    number: int
     load: float
     field: np.ndarray = dataclasses.field(repr=False)
     residuals: list
@@ -120,12 +122,24 @@ class Problem:
         f_int = self.body.internal_force(stress, np.arange(self.body.ndofs), self.body.ndofs)
         return f_int - load * self.f_ext, stress, tangent, new
 
-    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, log=sys.stdout, callback=None):
-        """Load from 0 to 1 in ``steps`` equal increments (cut back when a step fails). ``callback(step,
-        u, states, problem)`` runs after each converged step (output, checkpoints). Returns the steps."""
+    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, log=sys.stdout, callback=None,
+              checkpoint=None, restart=False):
+        """Load from 0 to 1 in ``steps`` equal increments (cut back when a step fails). After each
+        converged step, ``callback(step, u, states, problem)`` runs (output) and, if ``checkpoint``
+        is a path, the committed state is saved there; ``restart=True`` continues from it. Returns
+        the converged steps (with restart, those of this run)."""
         u = np.zeros(self.body.ndofs)
         states = self.initial_states()
-        load, increment, done, cutbacks = 0.0, 1.0 / steps, [], 0
+        load, increment, number, cutbacks = 0.0, 1.0 / steps, 0, 0
+        if restart:
+            if checkpoint is None:
+                raise ValueError("restart=True needs the checkpoint path")
+            saved = _checkpoint.load(checkpoint)
+            if saved["ndofs"] != self.body.ndofs:
+                raise ValueError(f"the checkpoint {checkpoint} is of a problem with {saved['ndofs']} DOFs, not {self.body.ndofs}")
+            load, u, states, increment, number = saved["load"], saved["u"], saved["states"], saved["increment"], saved["number"]
+            _write(log, f"restarting from {checkpoint}: step {number}, load {load:.4g}")
+        done = []
         start = time.perf_counter()
         while load < 1 - 1e-12:
             target = min(1.0, load + increment)
@@ -134,17 +148,20 @@ class Problem:
             except (MicroDivergence, _NewtonFailure, RuntimeError) as error:
                 cutbacks += 1
                 if cutbacks > max_cutbacks:
-                    raise DivergenceError(f"load step to {target:.4g} failed after {max_cutbacks} cut-backs "
+                    raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {max_cutbacks} cut-backs "
                                           f"(last increment {increment:.3g}): {error}") from None
                 increment /= 2
                 _write(log, f"  step to load {target:.4g} failed ({error}); cutting the increment to {increment:.4g}")
                 continue
-            load, u, states = target, u_new, states_new          # commit
-            done.append(Step(load, u.copy(), residuals, cutbacks))
-            _write(log, f"step {len(done)}: load {load:.4g} converged in {len(residuals) - 1} iterations "
+            load, u, states, number = target, u_new, states_new, number + 1    # commit
+            done.append(Step(number, load, u.copy(), residuals, cutbacks))
+            _write(log, f"step {number}: load {load:.4g} converged in {len(residuals) - 1} iterations "
                         f"({time.perf_counter() - start:.1f} s)")
             if callback is not None:
                 callback(done[-1], u, states, self)
+            if checkpoint is not None:
+                _checkpoint.save(checkpoint, load=load, u=u, states=states, increment=increment, number=number,
+                                 ndofs=self.body.ndofs)
         self.states = states
         return done
 

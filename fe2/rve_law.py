@@ -63,9 +63,25 @@ class RVELaw:
             except nonlinear.MicroDivergence as error:
                 raise nonlinear.MicroDivergence(f"material point {i}: {error}", error.residuals) from None
             stress[i], tangent[i] = solution.stress, solution.tangent
-            new[i] = {"micro": solution.state, "field": solution.field}
+            new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
+                      "hill_mandel": solution.hill_mandel, "iterations": solution.iterations}
         shape = strain.shape[:-1]
         return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
+
+    def plastic_strain(self, history):
+        """Volume average over the cell of the accumulated plastic strain p of a point's history."""
+        if history is None:
+            return 0.0
+        total = 0.0
+        for index, name in enumerate(self.cell.phases):
+            micro = history["micro"].get(name)
+            if isinstance(micro, dict) and "p" in micro:
+                total += np.sum(self.cell.dx[self.cell.phase == index] * micro["p"])
+        return total / self.cell.volume
+
+    def micro_stress(self, history):
+        """The quadrature-point stress of a point's converged micro field."""
+        return self.cell.respond(self.cell.strain(history["field"]), history["micro"])[0]
 
     def __repr__(self):
         return f"RVELaw({self.cell!r}, {self.bc.name}{', linear' if self.linear else ''})"

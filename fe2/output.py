@@ -1,0 +1,109 @@
+"""ParaView output of a macro run: one VTU per converged step, a PVD series, micro fields of chosen points.
+
+    writer = fe2.output.MacroWriter("out/plate", micro_points=[12])
+    problem.solve(steps=8, callback=writer)
+
+Step k writes ``step_k/macro.vtu`` and, for each chosen macro point (element index, first quadrature
+point) of a cell-backed phase, ``step_k/micro_<element>.vtu``; ``macro.pvd`` lists the macro files
+against the load factor and is rewritten after every step. Macro fields:
+    point data  displacement (temperature), strain and stress averaged to the nodes
+    cell data   strain, stress, phase, equivalent plastic strain p (averaged over the cell for
+                cell-backed points), Hill-Mandel residual of each point's cell solve (cell-backed)
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .io import _pad, _pad_tensor, nodal_average, write_pvd, write_vtu
+from .notation import from_mandel
+from .rve_law import RVELaw
+
+
+def most_strained(problem, u, states):
+    """The macro element with the largest equivalent plastic strain (or, before yield, the largest
+    strain norm): where the micro fields are most worth a look."""
+    p, _ = MacroWriter.point_summaries(problem, states)
+    if p.max() > 0:
+        return [int(np.argmax(p))]
+    strain = problem.body.strain(u)
+    return [int(np.argmax(np.linalg.norm(strain, axis=-1).max(axis=1)))]
+
+
+class MacroWriter:
+    """A callback for :meth:`fe2.macro.Problem.solve` that writes each converged step.
+    ``micro_points``: macro element indices, or a function (problem, u, states) -> indices, such as
+    :func:`most_strained`, whose micro fields are written beside the macro file."""
+
+    def __init__(self, folder, micro_points=()):
+        self.folder = Path(folder)
+        self.micro_points = micro_points
+        self.entries = []
+
+    def __call__(self, step, u, states, problem):
+        body = problem.body
+        folder = self.folder / f"step_{step.number:03d}"
+        if len(self.entries) != step.number - 1:  # a restarted run: the series up to the checkpoint
+            self.entries = [(load, f"step_{k + 1:03d}/macro.vtu") for k, load in enumerate(_series_loads(self.folder))][:step.number - 1]
+        strain = body.strain(u)
+        stress = body.respond(strain, states)[0]
+        volume = body.dx.sum(axis=1)[:, None]
+        strain_e = np.einsum("eq,eqk->ek", body.dx, strain) / volume
+        stress_e = np.einsum("eq,eqk->ek", body.dx, stress) / volume
+        p, hill_mandel = self.point_summaries(problem, states)
+        point, cell = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}
+        if body.physics.name == "elasticity":
+            point["strain"] = _pad_tensor(from_mandel(nodal_average(body, strain_e)))
+            point["stress"] = _pad_tensor(from_mandel(nodal_average(body, stress_e)))
+        else:
+            point["gradient"] = _pad(nodal_average(body, strain_e))
+            point["flux"] = _pad(-nodal_average(body, stress_e))
+        write_vtu(body, folder / "macro.vtu", u, stress=stress, point_data=point, cell_data=cell)
+        points = self.micro_points(problem, u, states) if callable(self.micro_points) else self.micro_points
+        for element in points:
+            self.write_micro(problem, states, element, folder / f"micro_{element}.vtu")
+        self.entries.append((step.load, f"{folder.name}/macro.vtu"))
+        write_pvd(self.folder / "macro.pvd", self.entries)
+
+    @staticmethod
+    def point_summaries(problem, states):
+        """Per element: mean equivalent plastic strain and the worst Hill-Mandel residual of its points."""
+        body = problem.body
+        p = np.zeros(body.mesh.t.shape[1])
+        hm = np.zeros(body.mesh.t.shape[1])
+        for index, name in enumerate(body.phases):
+            law, state = body.materials[name], states.get(name)
+            elements = np.flatnonzero(body.phase == index)
+            if state is None:
+                continue
+            if isinstance(law, RVELaw):
+                p[elements] = [np.mean([law.plastic_strain(h) for h in row]) for row in state]
+                hm[elements] = [max((h or {}).get("hill_mandel", 0.0) for h in row) for row in state]
+            elif isinstance(state, dict) and "p" in state:
+                p[elements] = state["p"].mean(axis=1)
+        return p, hm
+
+    @staticmethod
+    def write_micro(problem, states, element, path):
+        """The micro fields of the cell at the first quadrature point of macro ``element``."""
+        body = problem.body
+        name = body.phases[body.phase[element]]
+        law = body.materials[name]
+        if not isinstance(law, RVELaw):
+            raise ValueError(f"macro element {element} is in phase {name!r}, which is not cell-backed")
+        history = states[name][np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
+        cell = law.cell
+        p = np.zeros(cell.mesh.t.shape[1])
+        for index, phase in enumerate(cell.phases):
+            micro = history["micro"].get(phase)
+            if isinstance(micro, dict) and "p" in micro:
+                p[cell.phase == index] = micro["p"].mean(axis=1)
+        write_vtu(cell, path, history["field"], history["strain"], stress=law.micro_stress(history),
+                  cell_data={"plastic_strain": p})
+
+
+def _series_loads(folder):
+    """The load factors of the steps already listed in folder/macro.pvd."""
+    import re
+    path = Path(folder) / "macro.pvd"
+    return [float(t) for t in re.findall(r'timestep="([^"]+)"', path.read_text())] if path.is_file() else []
