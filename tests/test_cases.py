@@ -70,3 +70,18 @@ def test_plate_with_hole(tmp_path, capsys):
     assert [s.number for s in steps] == [1, 2] and hill_mandel.max() < 1e-8
     assert (tmp_path / "macro.pvd").is_file() and (tmp_path / "plate_with_hole.png").stat().st_size > 10_000
     assert "Hill-Mandel: worst residual" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("physics", ["conduction", "elasticity"])
+def test_fe2_converges_to_dns_as_the_cell_shrinks(physics):
+    """||u_DNS - u_FE2|| = O(eps): the error halves with the cell size."""
+    errors, rate = run_case("fe2_vs_dns.py", "--physics", physics, "--cells", "2", "4", "8", "--cell-h", "0.15")
+    assert np.all(np.diff(errors) < 0)
+    assert 0.8 < rate < 1.3, (errors, rate)
+
+
+def test_thermal(tmp_path):
+    problem, steps, hill_mandel = run_case("thermal.py", "--out", str(tmp_path), "--h", "0.3", "--cell-h", "0.3",
+                                           "--steps", "2", "--dT", "1.0")
+    assert len(steps) == 2 and hill_mandel.max() < 1e-8
+    assert (tmp_path / "step_002" / "micro_0.vtu").is_file()
