@@ -102,6 +102,12 @@ class Body:
         Ke *= self.dx[:, :, None, None]
         self.element_matrices = Ke[:, 0] if Ke.shape[1] == 1 else Ke.sum(axis=1)
 
+    def __getstate__(self):
+        """Pickled without its factorizations (solver handles cannot travel; a worker rebuilds them)."""
+        state = dict(self.__dict__)
+        state["_bound"] = {}
+        return state
+
     def __repr__(self):
         return (f"{type(self).__name__}({self.dim}D {self.physics.name}, P{self.order}, {self.mesh.t.shape[1]} elements, "
                 f"{self.ndofs} dofs, phases {self.phases})")

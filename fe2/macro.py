@@ -159,8 +159,10 @@ class Problem:
                         f"({time.perf_counter() - start:.1f} s)")
             if callback is not None:
                 callback(done[-1], u, states, self)
-            if checkpoint is not None:
-                _checkpoint.save(checkpoint, load=load, u=u, states=states, increment=increment, number=number,
+            if checkpoint is not None:  # histories kept on workers are gathered, once per step
+                portable = {name: (self.body.materials[name].histories(state) if hasattr(self.body.materials[name], "histories")
+                                   else state) for name, state in states.items()}
+                _checkpoint.save(checkpoint, load=load, u=u, states=portable, increment=increment, number=number,
                                  ndofs=self.body.ndofs)
         self.states = states
         return done

@@ -77,8 +77,8 @@ class MacroWriter:
             if state is None:
                 continue
             if isinstance(law, RVELaw):
-                p[elements] = [np.mean([law.plastic_strain(h) for h in row]) for row in state]
-                hm[elements] = [max((h or {}).get("hill_mandel", 0.0) for h in row) for row in state]
+                law_p, law_hm = law.summaries(state)
+                p[elements], hm[elements] = law_p.mean(axis=1), law_hm.max(axis=1)
             elif isinstance(state, dict) and "p" in state:
                 p[elements] = state["p"].mean(axis=1)
         return p, hm
@@ -91,7 +91,7 @@ class MacroWriter:
         law = body.materials[name]
         if not isinstance(law, RVELaw):
             raise ValueError(f"macro element {element} is in phase {name!r}, which is not cell-backed")
-        history = states[name][np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
+        history = law.histories(states[name])[np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
         cell = law.cell
         p = np.zeros(cell.mesh.t.shape[1])
         for index, phase in enumerate(cell.phases):

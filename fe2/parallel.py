@@ -7,6 +7,10 @@
 time and an estimate of the time left) on stderr. ``function`` and the items must be picklable for
 processes and Dask: a module-level function or a ``functools.partial`` of one. Workers run their
 linear algebra on one thread each, so that two workers use two cores without oversubscription.
+
+``actor(cls, *args)`` places a stateful object on a worker (a dedicated process, a Dask actor, or
+this process for Serial) and returns a handle whose ``call(method, *args)`` returns a future
+(``result()``): state that lives on the worker never travels, only arguments and results do.
 """
 
 import concurrent.futures
@@ -43,6 +47,88 @@ class Progress:
         self.stream.flush()
 
 
+class _Done:
+    """A future that is already resolved."""
+
+    def __init__(self, value=None, error=None):
+        self.value, self.error = value, error
+
+    def result(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class _Local:
+    """An actor in this process."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def call(self, method, *args):
+        try:
+            return _Done(getattr(self.obj, method)(*args))
+        except Exception as error:  # delivered at result(), as from a remote worker
+            return _Done(error=error)
+
+
+def _actor_loop(connection, cls, args):
+    """The body of a dedicated actor process: construct, then answer calls until told to stop."""
+    obj = cls(*args)
+    while True:
+        message = connection.recv()
+        if message is None:
+            return
+        method, call_args = message
+        try:
+            connection.send((True, getattr(obj, method)(*call_args)))
+        except Exception as error:
+            connection.send((False, error))
+
+
+class _Pipe:
+    """A future for the answer on a pipe."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def result(self):
+        ok, value = self.connection.recv()
+        if not ok:
+            raise value
+        return value
+
+
+class _Process:
+    """An actor in a dedicated worker process."""
+
+    def __init__(self, cls, args):
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        with _single_threaded():
+            self.process = context.Process(target=_actor_loop, args=(child, cls, args), daemon=True)
+            self.process.start()
+
+    def call(self, method, *args):
+        self.connection.send((method, args))
+        return _Pipe(self.connection)
+
+    def close(self):
+        if self.process.is_alive():
+            self.connection.send(None)
+            self.process.join(timeout=10)
+        if self.process.is_alive():  # pragma: no cover
+            self.process.kill()
+
+
+class _DaskActor:
+    def __init__(self, actor):
+        self.actor = actor
+
+    def call(self, method, *args):
+        return getattr(self.actor, method)(*args)
+
+
 class Executor:
     """Runs ``function`` over ``items``; subclasses say where."""
 
@@ -50,6 +136,10 @@ class Executor:
 
     def map(self, function, items, *, label="tasks", progress=True):
         raise NotImplementedError
+
+    def actor(self, cls, *args):
+        """A stateful ``cls(*args)`` on a worker; returns a handle with ``call(method, *args) -> future``."""
+        return _Local(cls(*args))
 
     def close(self):
         pass
@@ -81,6 +171,21 @@ def _noop(_):
     return os.getpid()
 
 
+class _single_threaded:
+    """Processes spawned inside this block run their linear algebra on one thread."""
+
+    def __enter__(self):
+        self.saved = {name: os.environ.get(name) for name in SINGLE_THREAD}
+        os.environ.update(SINGLE_THREAD)
+
+    def __exit__(self, *exc):
+        for name, value in self.saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class Processes(Executor):
     """Local worker processes (spawned, so safe with MKL and gmsh), one thread each."""
 
@@ -88,17 +193,14 @@ class Processes(Executor):
         self.workers = int(workers or os.cpu_count() or 1)
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
-        saved = {name: os.environ.get(name) for name in SINGLE_THREAD}
-        os.environ.update(SINGLE_THREAD)  # inherited by the workers spawned now
-        try:
+        self._actors = []
+        with _single_threaded():  # inherited by the workers spawned now
             self._pool = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
             list(self._pool.map(_noop, range(self.workers)))
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+
+    def actor(self, cls, *args):
+        self._actors.append(_Process(cls, args))
+        return self._actors[-1]
 
     def map(self, function, items, *, label="tasks", progress=True):
         items = list(items)
@@ -109,6 +211,8 @@ class Processes(Executor):
         return [future.result() for future in futures]
 
     def close(self):
+        for actor in self._actors:
+            actor.close()
         self._pool.shutdown(cancel_futures=True)
 
 
@@ -141,6 +245,9 @@ class Dask(Executor):
         for _ in as_completed(futures):
             bar.update()
         return self._client.gather(futures)
+
+    def actor(self, cls, *args):
+        return _DaskActor(self._client.submit(cls, *args, actor=True).result())
 
     def close(self):
         self._client.close()

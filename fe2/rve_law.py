@@ -8,7 +8,16 @@ so a macro solver cannot tell them apart. Cells whose phases are all linear are 
 effective tensor serves every point. Otherwise every point carries its own micro history (the phase
 states and its last converged field, the start of its next Newton solve), and ``response`` returns
 new histories without touching the given ones.
+
+With an ``executor`` (:mod:`fe2.parallel`), the points are split into one chunk per worker and each
+chunk's histories stay on its worker (a :class:`MicroWorker`): ``response`` sends strains and gets
+stresses and tangents back, and the state it returns is a small :class:`Histories` token. Passing a
+token back commits that version on the workers (the macro step converged); passing the previous one
+again starts over from it (a cut-back). ``histories(state)`` gathers the full histories, once per
+step, for checkpoints and output; a gathered array given back as the state seeds the workers again.
 """
+
+import itertools
 
 import numpy as np
 
@@ -16,18 +25,78 @@ from . import nonlinear
 from .boundary import condition
 
 
+class Histories:
+    """A version of the micro histories of an array of points, kept on the workers."""
+
+    def __init__(self, version, shape):
+        self.version, self.shape = version, tuple(shape)
+
+    def __repr__(self):
+        return f"Histories(version {self.version}, {self.shape})"
+
+
+def _solve_points(cell, bc, tol, max_iterations, strains, histories, offset=0):
+    """Cell solves of the points (m, n) from their histories: stress, tangent, new histories."""
+    stress = np.empty_like(strains)
+    tangent = np.empty(strains.shape + strains.shape[-1:])
+    new = np.empty(len(strains), dtype=object)
+    for i, (E, history) in enumerate(zip(strains, histories)):
+        micro, guess = (None, None) if history is None else (history["micro"], history["field"])
+        try:
+            solution = nonlinear.solve(cell, E, bc, micro, guess=guess, tol=tol, max_iterations=max_iterations)
+        except nonlinear.MicroDivergence as error:
+            raise nonlinear.MicroDivergence(f"material point {offset + i}: {error}", error.residuals) from None
+        stress[i], tangent[i] = solution.stress, solution.tangent
+        new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
+                  "hill_mandel": solution.hill_mandel, "iterations": solution.iterations}
+    return stress, tangent, new
+
+
+class MicroWorker:
+    """The micro histories of a chunk of macro points, on the worker that owns them."""
+
+    def __init__(self, cell, bc, tol, max_iterations, npoints, offset):
+        self.cell, self.bc, self.tol, self.max_iterations, self.offset = cell, bc, tol, max_iterations, offset
+        self.committed, self.version = np.full(npoints, None, dtype=object), 0
+        self.trial, self.trial_version = None, None
+
+    def _at(self, version):
+        if version == self.version:
+            return self.committed
+        if version == self.trial_version:
+            return self.trial
+        raise KeyError(f"micro histories of version {version} are not on this worker "
+                       f"(it has {self.version} and {self.trial_version})")
+
+    def solve(self, strains, base, new):
+        if base != self.version:  # the macro problem committed the last trial
+            self.committed, self.version = self._at(base), base
+        stress, tangent, self.trial = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, strains,
+                                                    self.committed, self.offset)
+        self.trial_version = new
+        return stress, tangent
+
+    def histories(self, version):
+        return self._at(version)
+
+    def seed(self, histories, version):
+        self.committed, self.version, self.trial, self.trial_version = np.asarray(histories, dtype=object), version, None, None
+
+
 class RVELaw:
     """The averaged stress and consistent tangent of ``cell`` under ``bc`` as a material-point law."""
 
     is_field = False
 
-    def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25):
+    def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25, executor=None):
         self.cell, self.bc = cell, condition(bc)
         self.physics = cell.physics.name
         self.tol, self.max_iterations = tol, max_iterations
         self.linear = not any(hasattr(law, "initial_state") for law in cell.materials.values())
         cell.set_tangent(cell.elastic_tangent)
         self._elastic = cell.bind(self.bc).tangent()  # the effective tangent of the virgin cell
+        self.executor = None if self.linear else executor
+        self._workers, self._chunks, self._versions = None, None, itertools.count(1)
 
     def tensor(self, dim):
         """The effective tangent of the virgin cell (for a linear cell, its effective tensor)."""
@@ -40,33 +109,60 @@ class RVELaw:
         return np.broadcast_to(C, x.shape[1:] + C.shape)
 
     def initial_state(self, shape):
-        """Virgin micro histories of an array of points (None entries: the cell's initial states)."""
-        return None if self.linear else np.full(shape, None, dtype=object)
+        """Virgin micro histories of an array of points (None entries: the cell's initial states);
+        with an executor, a token of the virgin histories placed on the workers."""
+        if self.linear:
+            return None
+        if self.executor is None:
+            return np.full(shape, None, dtype=object)
+        return self._place(np.full(shape, None, dtype=object))
+
+    def _place(self, histories):
+        """Split the points over the workers (once) and seed them with ``histories``; a token."""
+        flat = np.asarray(histories, dtype=object).reshape(-1)
+        if self._workers is None:
+            self._chunks = np.array_split(np.arange(flat.size), self.executor.workers)
+            self._workers = [self.executor.actor(MicroWorker, self.cell, self.bc, self.tol, self.max_iterations,
+                                                 len(chunk), int(chunk[0]) if len(chunk) else 0)
+                             for chunk in self._chunks]
+        if sum(len(chunk) for chunk in self._chunks) != flat.size:
+            raise ValueError(f"{flat.size} micro histories for the {sum(map(len, self._chunks))} points on the workers")
+        version = next(self._versions)
+        for future in [w.call("seed", flat[chunk], version) for w, chunk in zip(self._workers, self._chunks)]:
+            future.result()
+        return Histories(version, np.shape(histories))
 
     def response(self, strain, state=None):
         strain = np.asarray(strain, dtype=float)
         if self.linear:
             C = self._elastic
             return strain @ C.T, np.broadcast_to(C, strain.shape + C.shape[-1:]), state
-        points = strain.reshape(-1, strain.shape[-1])
-        states = np.full(len(points), None, dtype=object) if state is None else np.asarray(state, dtype=object).reshape(-1)
-        if states.size != len(points):
-            raise ValueError(f"{states.size} micro histories for {len(points)} points")
-        stress = np.empty_like(points)
-        tangent = np.empty(points.shape + points.shape[-1:])
-        new = np.empty(len(points), dtype=object)
-        for i, (E, history) in enumerate(zip(points, states)):
-            micro, guess = (None, None) if history is None else (history["micro"], history["field"])
-            try:
-                solution = nonlinear.solve(self.cell, E, self.bc, micro, guess=guess, tol=self.tol,
-                                           max_iterations=self.max_iterations)
-            except nonlinear.MicroDivergence as error:
-                raise nonlinear.MicroDivergence(f"material point {i}: {error}", error.residuals) from None
-            stress[i], tangent[i] = solution.stress, solution.tangent
-            new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
-                      "hill_mandel": solution.hill_mandel, "iterations": solution.iterations}
         shape = strain.shape[:-1]
-        return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
+        points = strain.reshape(-1, strain.shape[-1])
+        if self.executor is None:
+            states = np.full(len(points), None, dtype=object) if state is None else np.asarray(state, dtype=object).reshape(-1)
+            if states.size != len(points):
+                raise ValueError(f"{states.size} micro histories for {len(points)} points")
+            stress, tangent, new = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, points, states)
+            return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
+        if not isinstance(state, Histories):  # virgin, or gathered histories (a restart): seed the workers
+            state = self._place(np.full(shape, None, dtype=object) if state is None else state)
+        version = next(self._versions)
+        futures = [w.call("solve", points[chunk], state.version, version) for w, chunk in zip(self._workers, self._chunks)]
+        stress, tangent = np.empty_like(points), np.empty(points.shape + points.shape[-1:])
+        for future, chunk in zip(futures, self._chunks):
+            stress[chunk], tangent[chunk] = future.result()
+        return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), Histories(version, shape)
+
+    def histories(self, state):
+        """The full micro histories of ``state`` as an object array (gathered from the workers)."""
+        if not isinstance(state, Histories):
+            return state
+        flat = np.empty(int(np.prod(state.shape)), dtype=object)
+        futures = [w.call("histories", state.version) for w in self._workers]
+        for future, chunk in zip(futures, self._chunks):
+            flat[chunk] = future.result()
+        return flat.reshape(state.shape)
 
     def plastic_strain(self, history):
         """Volume average over the cell of the accumulated plastic strain p of a point's history."""
@@ -78,6 +174,13 @@ class RVELaw:
             if isinstance(micro, dict) and "p" in micro:
                 total += np.sum(self.cell.dx[self.cell.phase == index] * micro["p"])
         return total / self.cell.volume
+
+    def summaries(self, state):
+        """Per point: the cell-averaged plastic strain and the Hill-Mandel residual of its last solve."""
+        histories = np.asarray(self.histories(state), dtype=object)
+        p = np.array([self.plastic_strain(h) for h in histories.ravel()]).reshape(histories.shape)
+        hm = np.array([0.0 if h is None else h["hill_mandel"] for h in histories.ravel()]).reshape(histories.shape)
+        return p, hm
 
     def micro_stress(self, history):
         """The quadrature-point stress of a point's converged micro field."""
