@@ -6,6 +6,8 @@ assembling into the space of a constraint is a re-indexing of the element DOFs. 
 interleaved: global index = scalar Lagrange DOF * ncomp + component.
 """
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 from skfem import Basis
@@ -186,7 +188,17 @@ class Body:
             law = self.materials[name]
             if hasattr(law, "initial_state"):  # a nonlinear law with (possibly) history
                 state = None if states is None else states.get(name)
-                stress[elements], tangent[elements], new[name] = law.response(strain[elements], state)
+                try:
+                    stress[elements], tangent[elements], new[name] = law.response(strain[elements], state)
+                except RuntimeError as error:  # name the element and quadrature point of a failed cell solve
+                    point = getattr(error, "point", None)
+                    if point is None:
+                        raise
+                    element, q = np.flatnonzero(elements)[point // strain.shape[1]], point % strain.shape[1]
+                    located = copy.copy(error)  # same type and details (residuals), located message
+                    located.args = (f"element {element}, quadrature point {q} (phase {name!r}): {error}",)
+                    located.point = (element, q)
+                    raise located from None
             else:  # linear, possibly a coefficient field: its tangent at the quadrature points
                 C = np.broadcast_to(self.elastic_tangent[elements], tangent[elements].shape)
                 stress[elements], tangent[elements], new[name] = (C @ strain[elements][..., None])[..., 0], C, None

@@ -171,14 +171,18 @@ class Problem:
         u = u.copy()
         u[self._fixed] = load * self._prescribed
         residuals = []
+        cells = sum(int(np.sum(self.body.phase == k)) * self.body.dx.shape[1]
+                    for k, name in enumerate(self.body.phases) if hasattr(self.body.materials[name], "histories"))
         for iteration in range(max_iterations + 1):
+            clock = time.perf_counter()
             r, stress, tangent, new = self.residual(u, states, load)
+            solves = f", {cells} cell solves in {time.perf_counter() - clock:.2f} s" if cells else ""
             reactions = np.linalg.norm(r[self._fixed]) if self._fixed.size else 0.0
             scale = max(np.linalg.norm(load * self.f_ext), reactions, 1e-300)
             norm = np.linalg.norm(r[self.map >= 0]) / scale
             residuals.append(norm)
             rate = f", r/r_prev^2 = {norm / residuals[-2] ** 2:.2e}" if iteration and residuals[-2] > 0 else ""
-            _write(log, f"    newton {iteration}: |r| = {norm:.3e}{rate}")
+            _write(log, f"    newton {iteration}: |r| = {norm:.3e}{rate}{solves}")
             if not np.isfinite(norm):
                 raise _NewtonFailure(f"non-finite residual at iteration {iteration}")
             if norm <= tol:

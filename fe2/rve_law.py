@@ -45,7 +45,9 @@ def _solve_points(cell, bc, tol, max_iterations, strains, histories, offset=0):
         try:
             solution = nonlinear.solve(cell, E, bc, micro, guess=guess, tol=tol, max_iterations=max_iterations)
         except nonlinear.MicroDivergence as error:
-            raise nonlinear.MicroDivergence(f"material point {offset + i}: {error}", error.residuals) from None
+            failure = nonlinear.MicroDivergence(f"material point {offset + i}: {error}", error.residuals)
+            failure.point = offset + i
+            raise failure from None
         stress[i], tangent[i] = solution.stress, solution.tangent
         new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
                   "hill_mandel": solution.hill_mandel, "iterations": solution.iterations}

@@ -97,6 +97,7 @@ def test_micro_divergence_is_cut_back_then_reported(cell_mesh):
     cell = fe2.Cell(cell_mesh, {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
     law = fe2.RVELaw(cell, max_iterations=1)                  # any plastic micro step fails
     log = io.StringIO()
-    with pytest.raises(DivergenceError, match=r"failed after 2 cut-backs .*material point \d+: micro Newton"):
+    with pytest.raises(DivergenceError, match=r"load step 1 to 0.25 failed after 2 cut-backs .*element \d+, quadrature point 0 "
+                                              r"\(phase 'bar'\): material point \d+: micro Newton"):
         tension(bar(nx=2, ny=1, length=2.0), law, pull=0.02).solve(1, max_cutbacks=2, log=log)
     assert log.getvalue().count("cutting the increment") == 2
