@@ -26,9 +26,9 @@ from .homogenization import hill_mandel
 class MicroDivergence(RuntimeError):
     """The micro Newton iteration did not converge; carries the residual history."""
 
-    def __init__(self, message, residuals):
+    def __init__(self, message, residuals=()):
         super().__init__(message)
-        self.residuals = residuals
+        self.residuals = list(residuals)
 
 
 @dataclasses.dataclass
