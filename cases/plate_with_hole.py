@@ -48,7 +48,7 @@ def main(argv=None):
     cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=args.cell_h, phases=("matrix", "fiber")), {"matrix": matrix, "fiber": fiber})
     with fe2.parallel.executor(args.executor, workers=args.workers) as executor:
         # The cells' histories live on the executor's workers; only strains, stresses and tangents travel.
-        law = fe2.RVELaw(cell, "periodic", executor=executor)
+        law = fe2.RVELaw(cell, "periodic", executor=executor, progress=sys.stderr.isatty())
         print(law, f"on {executor}")
 
         # 2. The macro plate: every quadrature point answers through the cell.

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import nonlinear
 from .boundary import condition
+from .parallel import Progress
 
 
 class Histories:
@@ -70,12 +71,15 @@ class MicroWorker:
         raise KeyError(f"micro histories of version {version} are not on this worker "
                        f"(it has {self.version} and {self.trial_version})")
 
-    def solve(self, strains, base, new):
-        if base != self.version:  # the macro problem committed the last trial
-            self.committed, self.version = self._at(base), base
-        stress, tangent, self.trial = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, strains,
-                                                    self.committed, self.offset)
-        self.trial_version = new
+    def solve(self, indices, strains, base, new):
+        """Solve the points ``indices`` (a contiguous range of this worker's points) of the trial
+        ``new`` from the histories of version ``base``."""
+        if new != self.trial_version:
+            if base != self.version:  # the macro problem committed the last trial
+                self.committed, self.version = self._at(base), base
+            self.trial, self.trial_version = self.committed.copy(), new
+        stress, tangent, self.trial[indices] = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, strains,
+                                                             self.committed[indices], self.offset + int(indices[0]))
         return stress, tangent
 
     def histories(self, version):
@@ -90,7 +94,7 @@ class RVELaw:
 
     is_field = False
 
-    def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25, executor=None):
+    def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25, executor=None, progress=False):
         self.cell, self.bc = cell, condition(bc)
         self.physics = cell.physics.name
         self.tol, self.max_iterations = tol, max_iterations
@@ -98,6 +102,7 @@ class RVELaw:
         cell.set_tangent(cell.elastic_tangent)
         self._elastic = cell.bind(self.bc).tangent()  # the effective tangent of the virgin cell
         self.executor = None if self.linear else executor
+        self.progress = progress  # show cell solves done / total within each response
         self._workers, self._chunks, self._versions = None, None, itertools.count(1)
 
     def tensor(self, dim):
@@ -141,19 +146,29 @@ class RVELaw:
             return strain @ C.T, np.broadcast_to(C, strain.shape + C.shape[-1:]), state
         shape = strain.shape[:-1]
         points = strain.reshape(-1, strain.shape[-1])
+        stress, tangent = np.empty_like(points), np.empty(points.shape + points.shape[-1:])
+        bar = Progress(len(points), "cells", enabled=self.progress)
         if self.executor is None:
             states = np.full(len(points), None, dtype=object) if state is None else np.asarray(state, dtype=object).reshape(-1)
             if states.size != len(points):
                 raise ValueError(f"{states.size} micro histories for {len(points)} points")
-            stress, tangent, new = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, points, states)
+            new = np.empty(len(points), dtype=object)
+            for piece in np.array_split(np.arange(len(points)), min(len(points), 16)):
+                stress[piece], tangent[piece], new[piece] = _solve_points(self.cell, self.bc, self.tol, self.max_iterations,
+                                                                          points[piece], states[piece], int(piece[0]))
+                bar.update(len(piece))
             return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
         if not isinstance(state, Histories):  # virgin, or gathered histories (a restart): seed the workers
             state = self._place(np.full(shape, None, dtype=object) if state is None else state)
         version = next(self._versions)
-        futures = [w.call("solve", points[chunk], state.version, version) for w, chunk in zip(self._workers, self._chunks)]
-        stress, tangent = np.empty_like(points), np.empty(points.shape + points.shape[-1:])
-        for future, chunk in zip(futures, self._chunks):
-            stress[chunk], tangent[chunk] = future.result()
+        # each worker's points in a few pieces, issued round-robin, so that progress can be shown
+        pieces = [[(w, local, chunk[local]) for local in np.array_split(np.arange(len(chunk)), min(len(chunk), 8))]
+                  for w, chunk in zip(self._workers, self._chunks) if len(chunk)]
+        calls = [(w.call("solve", local, points[glob], state.version, version), glob)
+                 for row in itertools.zip_longest(*pieces) for w, local, glob in filter(None, row)]
+        for future, glob in calls:
+            stress[glob], tangent[glob] = future.result()
+            bar.update(len(glob))
         return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), Histories(version, shape)
 
     def histories(self, state):

@@ -106,3 +106,36 @@ def test_executors_agree_and_keep_histories_on_the_workers(tmp_path, spec):
     with fe2.parallel.executor(spec, workers=2) as ex:
         rest = plate_on(ex).solve(2, log=None, checkpoint=tmp_path / "half.pkl", restart=True)
     assert rest[-1].load == 1.0
+
+
+def test_a_killed_run_restarts_and_reaches_the_same_result(tmp_path):
+    """SIGKILL the flagship case once its second step is checkpointed; --restart finishes it, and
+    the final state equals an uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    case = Path(__file__).resolve().parent.parent / "cases" / "plate_with_hole.py"
+    args = ["--h", "0.3", "--cell-h", "0.3", "--steps", "5", "--executor", "serial"]
+    env = {**os.environ, "PYTHONPATH": str(case.parent.parent)}
+    subprocess.run([sys.executable, str(case), "--out", str(tmp_path / "whole"), *args], check=True, env=env,
+                   capture_output=True)
+    run = subprocess.Popen([sys.executable, str(case), "--out", str(tmp_path / "killed"), *args], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "killed" / "checkpoint.pkl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if checkpoint.is_file() and fe2.checkpoint.load(checkpoint)["number"] >= 2:
+            break
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert fe2.checkpoint.load(checkpoint)["number"] < 5  # it really was interrupted
+    subprocess.run([sys.executable, str(case), "--out", str(tmp_path / "killed"), "--restart", *args], check=True,
+                   env=env, capture_output=True)
+    whole, resumed = fe2.checkpoint.load(tmp_path / "whole" / "checkpoint.pkl"), fe2.checkpoint.load(checkpoint)
+    assert resumed["number"] == whole["number"] == 5
+    np.testing.assert_array_equal(resumed["u"], whole["u"])
+    assert "step_005/macro.vtu" in (tmp_path / "killed" / "macro.pvd").read_text()

@@ -101,3 +101,37 @@ def test_micro_divergence_is_cut_back_then_reported(cell_mesh):
                                               r"\(phase 'bar'\): material point \d+: micro Newton"):
         tension(bar(nx=2, ny=1, length=2.0), law, pull=0.02).solve(1, max_cutbacks=2, log=log)
     assert log.getvalue().count("cutting the increment") == 2
+
+
+class FailsOnce:
+    """J2 that refuses the first strain beyond ``limit`` it sees, as a diverging micro solve would."""
+
+    def __init__(self, limit):
+        self.law, self.limit, self.failed = J2, limit, False
+        self.physics, self.is_field = J2.physics, False
+
+    def tensor(self, dim):
+        return self.law.tensor(dim)
+
+    def initial_state(self, shape):
+        return self.law.initial_state(shape)
+
+    def response(self, strain, state=None):
+        if not self.failed and np.abs(strain).max() > self.limit:
+            self.failed = True
+            raise RuntimeError("refused once")
+        return self.law.response(strain, state)
+
+
+def test_cut_back_rolls_back_to_the_committed_state_exactly():
+    """Two steps whose first fails and is halved: 0.25, 0.5, 0.75, 1.0 from the committed states,
+    exactly as four equal steps."""
+    log = io.StringIO()
+    cut = tension(bar(), FailsOnce(limit=0.004), pull=0.02)
+    steps = cut.solve(2, log=log)
+    assert "cutting the increment to 0.25" in log.getvalue()
+    assert [s.load for s in steps] == [0.25, 0.5, 0.75, 1.0] and steps[0].cutbacks == 1
+    four = tension(bar(), J2, pull=0.02)
+    reference = four.solve(4, log=None)
+    np.testing.assert_array_equal(steps[-1].field, reference[-1].field)
+    np.testing.assert_array_equal(cut.states["bar"]["p"], four.states["bar"]["p"])

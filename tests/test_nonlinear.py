@@ -93,3 +93,17 @@ def test_nonlinear_conduction_cell(mesh):
                           for e in np.eye(2)])
     np.testing.assert_allclose(solution.tangent, fd, rtol=1e-6)
     assert solution.hill_mandel < 1e-8
+
+
+def test_rve_law_on_workers_with_uneven_chunks(mesh, capsys):
+    """5 points on 2 workers (3 + 2 points, pieces of unequal count): every point is solved, in
+    agreement with the in-process law, and progress is shown."""
+    strains = np.linspace(0.2, 1.0, 5)[:, None] * E_PLASTIC
+    local = fe2.RVELaw(cell_of(mesh)).response(strains)
+    with fe2.parallel.executor("serial") as ex:
+        ex.workers = 2  # two in-process actors
+        law = fe2.RVELaw(cell_of(mesh), executor=ex, progress=True)
+        stress, tangent, token = law.response(strains, law.initial_state(5))
+    np.testing.assert_allclose(stress, local[0], rtol=1e-12)
+    np.testing.assert_allclose(tangent, local[1], rtol=1e-10, atol=1e-10 * np.abs(local[1]).max())
+    assert "cells: 5/5 (100 %)" in capsys.readouterr().err
