@@ -135,3 +135,20 @@ def test_cut_back_rolls_back_to_the_committed_state_exactly():
     reference = four.solve(4, log=None)
     np.testing.assert_array_equal(steps[-1].field, reference[-1].field)
     np.testing.assert_array_equal(cut.states["bar"]["p"], four.states["bar"]["p"])
+
+
+def test_3d_bar_in_uniaxial_tension():
+    """A 3D bar (tets) with an end traction, free laterally: u_x = sigma x / E, u_y = -nu sigma y / E."""
+    x = np.linspace(0, 3.0, 7)
+    mesh = skfem.MeshTet.init_tensor(x, np.linspace(0, 1, 3), np.linspace(0, 1, 3)).with_boundaries({
+        "left": lambda p: np.isclose(p[0], 0), "right": lambda p: np.isclose(p[0], 3.0),
+        "bottom": lambda p: np.isclose(p[1], 0), "back": lambda p: np.isclose(p[2], 0)})
+    law, sigma = fe2.Isotropic(E=2.0, nu=0.25), 0.1
+    problem = Problem(mesh, law, dirichlet=[Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
+                                            Dirichlet("back", 0.0, components=(2,))],
+                      neumann=[Traction("right", [sigma, 0.0, 0.0])])
+    u = problem.solve(1, log=None)[-1].field.reshape(-1, 3)
+    p = problem.body.basis.doflocs.T
+    np.testing.assert_allclose(u[:, 0], sigma / law.E * p[:, 0], atol=1e-12)
+    np.testing.assert_allclose(u[:, 1], -law.nu * sigma / law.E * p[:, 1], atol=1e-12)
+    np.testing.assert_allclose(u[:, 2], -law.nu * sigma / law.E * p[:, 2], atol=1e-12)

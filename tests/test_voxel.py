@@ -280,3 +280,11 @@ def test_case_rejects_a_crop_unless_mirrored(tmp_path, capsys):
     comparison = run_case("--out", str(tmp_path), "--crop", "12", "--coarsen", "2", "--mirror")
     K = comparison.results["periodic"].tensor
     assert comparison.ordered and np.abs(K - np.diag(np.diag(K))).max() < 1e-10  # mirror symmetry: orthotropic
+
+
+def test_labels_with_no_material():
+    """An image label whose phase is missing from the materials: the error names the phase."""
+    labels = np.zeros((4, 4), dtype=int)
+    labels[1, 1], labels[2, 2] = 1, 2
+    with pytest.raises(ValueError, match=r"phase\(s\) \['phase2'\] of the mesh have no material"):
+        voxel.voxel_cell(labels, {"phase0": fe2.Conductor(1.0), "phase1": fe2.Conductor(2.0)}, periodic_check=False)
