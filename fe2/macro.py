@@ -27,8 +27,9 @@ from .nonlinear import MicroDivergence
 
 @dataclasses.dataclass(frozen=True)
 class Dirichlet:
-    """Prescribed displacement (temperature) on a named boundary at full load: a number or a function
-    of position x (dim, ...); ``components`` restricts it (e.g. [0] for u_x only)."""
+    """Prescribed displacement (temperature) on a named boundary at full load: a number (every
+    component), one number per component, or a function of the positions x (dim, n) returning (n,)
+    or (ncomp, n); ``components`` restricts it (e.g. (0,) for u_x only)."""
 
     boundary: str
     value: object = 0.0
@@ -84,13 +85,20 @@ class Problem:
         values = {}
         for bc in self.dirichlet:
             scalar = body.basis.get_dofs(body.mesh.boundaries[bc.boundary]).all()
-            x = body.basis.doflocs[:, scalar]
-            g = np.asarray(bc.value(x) if callable(bc.value) else bc.value, dtype=float)
+            g = np.asarray(bc.value(body.basis.doflocs[:, scalar]) if callable(bc.value) else bc.value, dtype=float)
+            if callable(bc.value):
+                per_component = g.shape == (ncomp, scalar.size)
+                if not (per_component or g.shape == (scalar.size,)):
+                    raise ValueError(f"Dirichlet on {bc.boundary!r}: the function returned shape {g.shape}, "
+                                     f"expected ({scalar.size},) or ({ncomp}, {scalar.size})")
+            else:
+                per_component = g.ndim == 1
+                if not (g.ndim == 0 or g.shape == (ncomp,)):
+                    raise ValueError(f"Dirichlet on {bc.boundary!r}: give a number or {ncomp} numbers, got {g.tolist()}")
             for c in (range(ncomp) if bc.components is None else bc.components):
                 if not 0 <= c < ncomp:
                     raise ValueError(f"Dirichlet on {bc.boundary!r}: component {c} does not exist for {body.physics.name}")
-                gc = np.broadcast_to(g if g.ndim <= 1 and (g.size == 1 or g.shape == scalar.shape) else g[c], scalar.shape)
-                values.update(zip(scalar * ncomp + c, gc))
+                values.update(zip(scalar * ncomp + c, np.broadcast_to(g[c] if per_component else g, scalar.shape)))
         fixed = np.array(sorted(values), dtype=int)
         return fixed, np.array([values[d] for d in fixed])
 
@@ -124,13 +132,14 @@ class Problem:
 
     def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, log=sys.stdout, callback=None,
               checkpoint=None, restart=False):
-        """Load from 0 to 1 in ``steps`` equal increments (cut back when a step fails). After each
+        """Load from 0 to 1 in ``steps`` equal increments; a step that fails is halved, at most
+        ``max_cutbacks`` times in a row, and the run goes on with the smaller increment. After each
         converged step, ``callback(step, u, states, problem)`` runs (output) and, if ``checkpoint``
         is a path, the committed state is saved there; ``restart=True`` continues from it. Returns
         the converged steps (with restart, those of this run)."""
         u = np.zeros(self.body.ndofs)
         states = self.initial_states()
-        load, increment, number, cutbacks = 0.0, 1.0 / steps, 0, 0
+        load, increment, number, cutbacks = 0.0, 1.0 / steps, 0, 0  # cut-backs of the current step
         if restart:
             if checkpoint is None:
                 raise ValueError("restart=True needs the checkpoint path")
@@ -155,6 +164,7 @@ class Problem:
                 continue
             load, u, states, number = target, u_new, states_new, number + 1    # commit
             done.append(Step(number, load, u.copy(), residuals, cutbacks))
+            cutbacks = 0
             _write(log, f"step {number}: load {load:.4g} converged in {len(residuals) - 1} iterations "
                         f"({time.perf_counter() - start:.1f} s)")
             if callback is not None:

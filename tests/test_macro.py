@@ -152,3 +152,17 @@ def test_3d_bar_in_uniaxial_tension():
     np.testing.assert_allclose(u[:, 0], sigma / law.E * p[:, 0], atol=1e-12)
     np.testing.assert_allclose(u[:, 1], -law.nu * sigma / law.E * p[:, 1], atol=1e-12)
     np.testing.assert_allclose(u[:, 2], -law.nu * sigma / law.E * p[:, 2], atol=1e-12)
+
+
+def test_dirichlet_values_by_component_and_function():
+    mesh = bar(nx=2, ny=1, length=2.0)
+    by_component = Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", [0.01, -0.02])])
+    fixed = by_component._fixed.reshape(-1, 2)
+    np.testing.assert_allclose(by_component._prescribed.reshape(-1, 2), np.broadcast_to([0.01, -0.02], fixed.shape))
+    function = Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", lambda x: np.stack([x[1], 2 * x[1]]))])
+    y = function.body.basis.doflocs[1, function._fixed[::2] // 2]
+    np.testing.assert_allclose(function._prescribed.reshape(-1, 2), np.stack([y, 2 * y], axis=1))
+    with pytest.raises(ValueError, match="give a number or 2 numbers, got \\[1.0, 2.0, 3.0\\]"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", [1.0, 2.0, 3.0])])
+    with pytest.raises(ValueError, match="the function returned shape"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", lambda x: np.zeros(7))])
