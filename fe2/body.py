@@ -44,6 +44,11 @@ class Body:
         if len(kinds) != 1 or None in kinds:
             raise ValueError(f"materials must be all elastic or all conductors, got {self.materials}")
         self.physics = PHYSICS[kinds.pop()](self.dim)
+        shared = [name for name, law in self.materials.items()
+                  if getattr(law, "executor", None) is not None and sum(l is law for l in self.materials.values()) > 1]
+        if shared:
+            raise ValueError(f"phases {shared} share one RVELaw with an executor: its workers hold one phase's "
+                             "histories; give each phase its own RVELaw")
         self.order = order
         self.timings = {}
         self._bound = {}  # factorized systems of the current tangent, cleared when it changes

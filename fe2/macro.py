@@ -23,6 +23,7 @@ from . import checkpoint as _checkpoint
 from .body import Body
 from .linalg import factorize
 from .nonlinear import MicroDivergence
+from .plasticity import ReturnMappingError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,12 +58,16 @@ class Step:
     field: np.ndarray = dataclasses.field(repr=False)
     residuals: list
     cutbacks: int = 0
+    stress: np.ndarray = dataclasses.field(default=None, repr=False)  # at the quadrature points
 
 
 class Problem:
     """A macro boundary-value problem on ``mesh`` with phase laws ``materials`` (see :class:`fe2.body.Body`)."""
 
     def __init__(self, mesh, materials, *, dirichlet=(), neumann=(), body_force=None, order=1):
+        for bc in (*dirichlet, *neumann):
+            if not isinstance(bc, (Dirichlet, Traction)):
+                raise ValueError(f"boundary conditions must be fe2.macro.Dirichlet or Traction, got {bc!r}")
         names = set((mesh.boundaries or {}).keys())
         missing = sorted({bc.boundary for bc in (*dirichlet, *neumann)} - names)
         if missing:
@@ -95,7 +100,8 @@ class Problem:
                 per_component = g.ndim == 1
                 if not (g.ndim == 0 or g.shape == (ncomp,)):
                     raise ValueError(f"Dirichlet on {bc.boundary!r}: give a number or {ncomp} numbers, got {g.tolist()}")
-            for c in (range(ncomp) if bc.components is None else bc.components):
+            components = range(ncomp) if bc.components is None else np.atleast_1d(bc.components).tolist()
+            for c in components:
                 if not 0 <= c < ncomp:
                     raise ValueError(f"Dirichlet on {bc.boundary!r}: component {c} does not exist for {body.physics.name}")
                 values.update(zip(scalar * ncomp + c, np.broadcast_to(g[c] if per_component else g, scalar.shape)))
@@ -108,13 +114,11 @@ class Problem:
         element = body.basis.elem
         for bc in self.neumann:
             facet_basis = FacetBasis(body.mesh, element, facets=body.mesh.boundaries[bc.boundary])
-            value = np.atleast_1d(np.asarray(bc.value, dtype=float))
-            if value.size != ncomp:
-                raise ValueError(f"traction on {bc.boundary!r} needs {ncomp} component(s), got {value.tolist()}")
+            value = _components(bc.value, ncomp, f"traction on {bc.boundary!r}")
             for c in range(ncomp):
                 f[c::ncomp] += LinearForm(lambda v, w: value[c] * v).assemble(facet_basis)
         if self.body_force is not None:
-            value = np.atleast_1d(np.asarray(self.body_force, dtype=float))
+            value = _components(self.body_force, ncomp, "body force")
             basis = Basis(body.mesh, element)
             for c in range(ncomp):
                 f[c::ncomp] += LinearForm(lambda v, w: value[c] * v).assemble(basis)
@@ -130,16 +134,20 @@ class Problem:
         f_int = self.body.internal_force(stress, np.arange(self.body.ndofs), self.body.ndofs)
         return f_int - load * self.f_ext, stress, tangent, new
 
-    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, log=sys.stdout, callback=None,
-              checkpoint=None, restart=False):
-        """Load from 0 to 1 in ``steps`` equal increments; a step that fails is halved, at most
-        ``max_cutbacks`` times in a row, and the run goes on with the smaller increment. After each
+    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, log=sys.stdout,
+              callback=None, checkpoint=None, restart=False):
+        """Load from 0 to 1 through the load factors of ``steps``: a count of equal increments or an
+        increasing sequence ending at 1. A step that fails is halved, at most ``max_cutbacks`` times
+        in a row and never below ``min_increment``; after an easy step (no cut-back, at most half
+        the allowed iterations) the increment doubles, no step passing the next scheduled load.
+        After each
         converged step, ``callback(step, u, states, problem)`` runs (output) and, if ``checkpoint``
         is a path, the committed state is saved there; ``restart=True`` continues from it. Returns
         the converged steps (with restart, those of this run)."""
+        schedule = _schedule(steps)
         u = np.zeros(self.body.ndofs)
         states = self.initial_states()
-        load, increment, number, cutbacks = 0.0, 1.0 / steps, 0, 0  # cut-backs of the current step
+        load, increment, number, cutbacks = 0.0, schedule[0], 0, 0  # cut-backs of the current step
         if restart:
             if checkpoint is None:
                 raise ValueError("restart=True needs the checkpoint path")
@@ -151,19 +159,21 @@ class Problem:
         done = []
         start = time.perf_counter()
         while load < 1 - 1e-12:
-            target = min(1.0, load + increment)
+            target = min(schedule[np.argmax(schedule > load + 1e-12)], load + increment)
             try:
-                u_new, states_new, residuals = self._newton(u, states, target, tol, max_iterations, log)
-            except (MicroDivergence, _NewtonFailure, RuntimeError) as error:
+                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, log)
+            except CURABLE as error:
                 cutbacks += 1
-                if cutbacks > max_cutbacks:
-                    raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {max_cutbacks} cut-backs "
+                if cutbacks > max_cutbacks or increment / 2 < min_increment:
+                    raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {cutbacks - 1} cut-backs "
                                           f"(last increment {increment:.3g}): {error}") from None
                 increment /= 2
                 _write(log, f"  step to load {target:.4g} failed ({error}); cutting the increment to {increment:.4g}")
                 continue
             load, u, states, number = target, u_new, states_new, number + 1    # commit
-            done.append(Step(number, load, u.copy(), residuals, cutbacks))
+            done.append(Step(number, load, u.copy(), residuals, cutbacks, stress))
+            if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
+                increment *= 2
             cutbacks = 0
             _write(log, f"step {number}: load {load:.4g} converged in {len(residuals) - 1} iterations "
                         f"({time.perf_counter() - start:.1f} s)")
@@ -196,7 +206,7 @@ class Problem:
             if not np.isfinite(norm):
                 raise _NewtonFailure(f"non-finite residual at iteration {iteration}")
             if norm <= tol:
-                return u, new, residuals
+                return u, new, residuals, stress
             if iteration == max_iterations:
                 raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
             self.body.set_tangent(tangent)
@@ -206,6 +216,34 @@ class Problem:
 
 class _NewtonFailure(RuntimeError):
     pass
+
+
+# failures that a smaller load increment can cure: a macro or micro Newton that did not converge,
+# a return mapping that did not, a singular or non-finite linear solve
+CURABLE = (MicroDivergence, _NewtonFailure, ReturnMappingError, FloatingPointError, np.linalg.LinAlgError)
+
+
+def _schedule(steps):
+    """The scheduled load factors: ``steps`` equal increments, or the given increasing factors."""
+    if np.ndim(steps) == 0:
+        if int(steps) != steps or steps < 1:
+            raise ValueError(f"steps must be a positive whole number or a list of load factors, got {steps!r}")
+        return np.arange(1, int(steps) + 1) / int(steps)
+    schedule = np.asarray(steps, dtype=float)
+    if schedule.size == 0 or np.any(np.diff(schedule) <= 0) or schedule[0] <= 0 or schedule[-1] != 1:
+        raise ValueError(f"a load schedule must increase from above 0 to exactly 1, got {schedule.tolist()}")
+    return schedule
+
+
+def _components(value, ncomp, what):
+    """A load given as a number per component (a number alone for a scalar field)."""
+    try:
+        value = np.atleast_1d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be {ncomp} number(s), got {value!r}") from None
+    if value.shape != (ncomp,):
+        raise ValueError(f"{what} needs {ncomp} component(s), got {value.tolist()}")
+    return value
 
 
 def _write(log, line):

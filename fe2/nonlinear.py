@@ -67,8 +67,11 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         f_int = cell.internal_force(stress, dof_map, n)
         scale = np.linalg.norm(cell.internal_force(stress, full, cell.ndofs)) + 1e-300
         if static:
-            r1, r2 = f_int - load @ sigma, cell.average(cell.strain(u)) - strain
-            norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / (np.linalg.norm(strain) + 1e-300))
+            eps = cell.strain(u)
+            r1, r2 = f_int - load @ sigma, cell.average(eps) - strain
+            # the strain residual against the macro strain or, unloaded, the strain in the field
+            strain_scale = max(np.linalg.norm(strain), np.sqrt(cell.average(np.sum(eps**2, axis=-1))), 1e-300)
+            norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / strain_scale)
         else:
             r1, r2, norm = f_int, None, np.linalg.norm(f_int) / scale
         return norm, (u, sigma, stress, tangent, new_state, r1, r2)
@@ -76,7 +79,10 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
     u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
     if not static and guess is not None:  # impose the new macro strain on the guess's fluctuation
         u = u + cell.affine @ (strain - cell.average(cell.strain(u)))
-    norm, current = evaluate(u, np.zeros(cell.physics.size))  # SUBC: sigma is the macro stress
+    sigma = np.zeros(cell.physics.size)  # SUBC: the multiplier is the macro stress, <sigma> of the field
+    if static and guess is not None:
+        sigma = cell.average(cell.respond(cell.strain(u), state)[0])
+    norm, current = evaluate(u, sigma)
     residuals = [norm]
     for iteration in range(max_iterations + 1):
         if not np.isfinite(norm):

@@ -20,6 +20,12 @@ from .notation import from_mandel
 from .rve_law import RVELaw
 
 
+def gather(problem, states):
+    """The histories of every phase as arrays on this side (gathered from workers where they live)."""
+    return {name: (problem.body.materials[name].histories(state) if isinstance(problem.body.materials[name], RVELaw)
+                   else state) for name, state in states.items()}
+
+
 def most_strained(problem, u, states):
     """The macro element with the largest equivalent plastic strain (or, before yield, the largest
     strain norm): where the micro fields are most worth a look."""
@@ -45,8 +51,9 @@ class MacroWriter:
         folder = self.folder / f"step_{step.number:03d}"
         if len(self.entries) != step.number - 1:  # a restarted run: the series up to the checkpoint
             self.entries = [(load, f"step_{k + 1:03d}/macro.vtu") for k, load in enumerate(_series_loads(self.folder))][:step.number - 1]
+        states = gather(problem, states)  # histories kept on workers come over once per step
         strain = body.strain(u)
-        stress = body.respond(strain, states)[0]
+        stress = step.stress if step.stress is not None else body.respond(strain, states)[0]
         volume = body.dx.sum(axis=1)[:, None]
         strain_e = np.einsum("eq,eqk->ek", body.dx, strain) / volume
         stress_e = np.einsum("eq,eqk->ek", body.dx, stress) / volume
@@ -61,7 +68,7 @@ class MacroWriter:
         write_vtu(body, folder / "macro.vtu", u, stress=stress, point_data=point, cell_data=cell)
         points = self.micro_points(problem, u, states) if callable(self.micro_points) else self.micro_points
         for element in points:
-            self.write_micro(problem, states, element, folder / f"micro_{element}.vtu")
+            self.write_micro(problem, states, element, folder / f"micro_{element}.vtu", u)
         self.entries.append((step.load, f"{folder.name}/macro.vtu"))
         write_pvd(self.folder / "macro.pvd", self.entries)
 
@@ -84,15 +91,18 @@ class MacroWriter:
         return p, hm
 
     @staticmethod
-    def write_micro(problem, states, element, path):
+    def write_micro(problem, states, element, path, u):
         """The micro fields of the cell at the first quadrature point of macro ``element``."""
         body = problem.body
         name = body.phases[body.phase[element]]
         law = body.materials[name]
         if not isinstance(law, RVELaw):
             raise ValueError(f"macro element {element} is in phase {name!r}, which is not cell-backed")
-        history = law.histories(states[name])[np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
         cell = law.cell
+        if law.linear:  # no history: the cell's field for the macro strain at that point
+            E = body.strain(u)[element, 0]
+            return write_vtu(cell, path, cell.bind(law.bc).field(E), E)
+        history = law.histories(states[name])[np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
         p = np.zeros(cell.mesh.t.shape[1])
         for index, phase in enumerate(cell.phases):
             micro = history["micro"].get(phase)

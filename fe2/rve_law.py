@@ -17,6 +17,7 @@ again starts over from it (a cut-back). ``histories(state)`` gathers the full hi
 step, for checkpoints and output; a gathered array given back as the state seeds the workers again.
 """
 
+import copy
 import itertools
 
 import numpy as np
@@ -95,7 +96,11 @@ class RVELaw:
     is_field = False
 
     def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25, executor=None, progress=False):
-        self.cell, self.bc = cell, condition(bc)
+        if not tol > 0 or int(max_iterations) < 1:
+            raise ValueError(f"tol must be positive and max_iterations at least 1, got tol={tol}, max_iterations={max_iterations}")
+        # its own copy: the micro solves set the cell's tangent, which must not change the user's cell
+        self.cell, self.bc = copy.deepcopy(cell), condition(bc)
+        cell = self.cell
         self.physics = cell.physics.name
         self.tol, self.max_iterations = tol, max_iterations
         self.linear = not any(hasattr(law, "initial_state") for law in cell.materials.values())
@@ -103,7 +108,7 @@ class RVELaw:
         self._elastic = cell.bind(self.bc).tangent()  # the effective tangent of the virgin cell
         self.executor = None if self.linear else executor
         self.progress = progress  # show cell solves done / total within each response
-        self._workers, self._chunks, self._versions = None, None, itertools.count(1)
+        self._workers, self._chunks, self._versions, self._seeded = None, None, itertools.count(1), None
 
     def tensor(self, dim):
         """The effective tangent of the virgin cell (for a linear cell, its effective tensor)."""
@@ -128,7 +133,7 @@ class RVELaw:
         """Split the points over the workers (once) and seed them with ``histories``; a token."""
         flat = np.asarray(histories, dtype=object).reshape(-1)
         if self._workers is None:
-            self._chunks = np.array_split(np.arange(flat.size), self.executor.workers)
+            self._chunks = [c for c in np.array_split(np.arange(flat.size), self.executor.workers) if len(c)]
             self._workers = [self.executor.actor(MicroWorker, self.cell, self.bc, self.tol, self.max_iterations,
                                                  len(chunk), int(chunk[0]) if len(chunk) else 0)
                              for chunk in self._chunks]
@@ -158,17 +163,25 @@ class RVELaw:
                                                                           points[piece], states[piece], int(piece[0]))
                 bar.update(len(piece))
             return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
-        if not isinstance(state, Histories):  # virgin, or gathered histories (a restart): seed the workers
-            state = self._place(np.full(shape, None, dtype=object) if state is None else state)
+        if not isinstance(state, Histories):  # virgin, or gathered histories (a restart): seed the workers once
+            if self._seeded is None or self._seeded[0] is not state:
+                self._seeded = (state, self._place(np.full(shape, None, dtype=object) if state is None else state))
+            state = self._seeded[1]
         version = next(self._versions)
         # each worker's points in a few pieces, issued round-robin, so that progress can be shown
         pieces = [[(w, local, chunk[local]) for local in np.array_split(np.arange(len(chunk)), min(len(chunk), 8))]
                   for w, chunk in zip(self._workers, self._chunks) if len(chunk)]
         calls = [(w.call("solve", local, points[glob], state.version, version), glob)
                  for row in itertools.zip_longest(*pieces) for w, local, glob in filter(None, row)]
-        for future, glob in calls:
-            stress[glob], tangent[glob] = future.result()
+        failure = None
+        for future, glob in calls:  # read every answer, even after a failure, so none is left unread
+            try:
+                stress[glob], tangent[glob] = future.result()
+            except Exception as error:
+                failure = failure or error
             bar.update(len(glob))
+        if failure is not None:
+            raise failure
         return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), Histories(version, shape)
 
     def histories(self, state):

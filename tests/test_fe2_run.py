@@ -99,13 +99,76 @@ def test_executors_agree_and_keep_histories_on_the_workers(tmp_path, spec):
         assert isinstance(problem.states["plate"], fe2.rve_law.Histories)   # only a token on this side
         np.testing.assert_allclose(steps[-1].field, reference, rtol=0, atol=1e-12 * np.abs(reference).max())
         assert len(list((tmp_path / "step_002").glob("micro_*.vtu"))) == 1
-        # a restart seeds the workers from the gathered checkpoint and continues
         saved = fe2.checkpoint.load(tmp_path / "run.pkl")
         assert saved["states"]["plate"].dtype == object and saved["states"]["plate"][0, 0]["micro"]["matrix"]["p"].size
-        fe2.checkpoint.save(tmp_path / "half.pkl", **{**saved, "load": 0.5, "number": 1})
+
+
+@pytest.mark.parametrize("spec", ["processes", "dask"])
+def test_restart_on_workers_continues_exactly(tmp_path, spec):
+    """Restart from the checkpoint of step 1: the workers are seeded from the gathered histories and
+    step 2 gives the uninterrupted run's field."""
+    import shutil
+
+    def keep_step_1(step, u, states, problem):
+        if step.number == 2:  # the checkpoint file still holds step 1 while step 2 is written
+            shutil.copy(tmp_path / "run.pkl", tmp_path / "step1.pkl")
     with fe2.parallel.executor(spec, workers=2) as ex:
-        rest = plate_on(ex).solve(2, log=None, checkpoint=tmp_path / "half.pkl", restart=True)
-    assert rest[-1].load == 1.0
+        whole = plate_on(ex).solve(2, tol=1e-12, log=None, callback=keep_step_1, checkpoint=tmp_path / "run.pkl")
+    with fe2.parallel.executor(spec, workers=2) as ex:
+        rest = plate_on(ex).solve(2, tol=1e-12, log=None, checkpoint=tmp_path / "step1.pkl", restart=True)
+    assert [s.number for s in rest] == [2]
+    np.testing.assert_allclose(rest[-1].field, whole[-1].field, rtol=0, atol=1e-12 * np.abs(whole[-1].field).max())
+
+
+def bar_problem(law, nx=4, ny=2, pull=0.08):
+    import skfem
+    x = np.linspace(0, 4.0, nx + 1)
+    mesh = skfem.MeshTri.init_tensor(x, np.linspace(0, 1, ny + 1)).with_defaults()
+    return Problem(mesh, law, dirichlet=[Dirichlet("left", 0.0, components=0), Dirichlet("bottom", 0.0, components=1),
+                                         Dirichlet("right", pull, components=0)])
+
+
+def test_worker_failures_are_cut_back_like_serial_ones():
+    """Micro solves that fail on the workers: every answer is read, the cut-backs retry from the
+    committed histories, and the run equals the serial one step for step."""
+    cell = plate().body.materials["plate"].cell
+    serial = bar_problem(fe2.RVELaw(cell, max_iterations=2), pull=0.005).solve(1, log=None, max_cutbacks=8)
+    assert sum(s.cutbacks for s in serial) >= 4 and len(serial) >= 5
+    with fe2.parallel.executor("processes", workers=2) as ex:
+        parallel = bar_problem(fe2.RVELaw(cell, max_iterations=2, executor=ex), pull=0.005).solve(1, log=None, max_cutbacks=8)
+    assert [s.load for s in parallel] == [s.load for s in serial]
+    np.testing.assert_allclose(parallel[-1].field, serial[-1].field, rtol=0, atol=1e-9 * np.abs(serial[-1].field).max())
+
+
+def test_fewer_points_than_workers(tmp_path):
+    cell = plate().body.materials["plate"].cell
+    with fe2.parallel.executor("processes", workers=3) as ex:
+        problem = bar_problem(fe2.RVELaw(cell, executor=ex), nx=1, ny=1, pull=0.004)  # 2 points, 3 workers
+        steps = problem.solve(2, log=None, callback=MacroWriter(tmp_path, micro_points=[0]), checkpoint=tmp_path / "c.pkl")
+    assert len(steps) == 2 and (tmp_path / "step_002" / "micro_0.vtu").is_file()
+
+
+def test_micro_fields_of_a_linear_cell(tmp_path):
+    cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3, phases=("matrix", "fiber")),
+                    {"matrix": fe2.Isotropic(70.0, 0.33), "fiber": fe2.Isotropic(400.0, 0.2)})
+    problem = bar_problem(fe2.RVELaw(cell), pull=0.004)
+    problem.solve(1, log=None, callback=MacroWriter(tmp_path, micro_points=[3]))
+    micro = pv.read(tmp_path / "step_001" / "micro_3.vtu")
+    strain = problem.body.strain(problem.solve(1, log=None)[-1].field)[3, 0]
+    volumes = micro.compute_cell_sizes(length=False, volume=False)["Area"]
+    mean = volumes @ micro.cell_data["strain"].reshape(-1, 9) / volumes.sum()
+    np.testing.assert_allclose(fe2.notation.to_mandel(mean.reshape(3, 3)[:2, :2]), strain, rtol=1e-10, atol=1e-14)
+
+
+def test_one_executor_law_per_phase():
+    import skfem
+    cell = plate().body.materials["plate"].cell
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 2, 3), np.linspace(0, 1, 2)).with_defaults().with_subdomains(
+        {"a": lambda x: x[0] < 1, "b": lambda x: x[0] >= 1})
+    with fe2.parallel.executor("serial") as ex:
+        law = fe2.RVELaw(cell, executor=ex)
+        with pytest.raises(ValueError, match=r"phases \['a', 'b'\] share one RVELaw with an executor"):
+            Problem(mesh, {"a": law, "b": law}, dirichlet=[Dirichlet("left", 0.0)])
 
 
 def test_a_killed_run_restarts_and_reaches_the_same_result(tmp_path):

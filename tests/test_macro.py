@@ -10,6 +10,7 @@ import skfem
 import fe2
 from fe2.analytic import laminate_stiffness
 from fe2.macro import Dirichlet, DivergenceError, Problem, Traction
+from fe2.plasticity import ReturnMappingError
 
 SOFT, STIFF = fe2.Isotropic(E=1.0, nu=0.3), fe2.Isotropic(E=10.0, nu=0.2)
 J2 = fe2.J2Plasticity(E=70.0, nu=0.3, yield_stress=0.1, hardening=2.0)
@@ -119,20 +120,21 @@ class FailsOnce:
     def response(self, strain, state=None):
         if not self.failed and np.abs(strain).max() > self.limit:
             self.failed = True
-            raise RuntimeError("refused once")
+            raise ReturnMappingError("refused once")
         return self.law.response(strain, state)
 
 
 def test_cut_back_rolls_back_to_the_committed_state_exactly():
-    """Two steps whose first fails and is halved: 0.25, 0.5, 0.75, 1.0 from the committed states,
-    exactly as four equal steps."""
+    """Two steps whose first fails and is halved: the run continues from the committed states exactly
+    as a run scheduled through the same load factors."""
     log = io.StringIO()
     cut = tension(bar(), FailsOnce(limit=0.004), pull=0.02)
     steps = cut.solve(2, log=log)
     assert "cutting the increment to 0.25" in log.getvalue()
-    assert [s.load for s in steps] == [0.25, 0.5, 0.75, 1.0] and steps[0].cutbacks == 1
+    assert steps[0].load == 0.25 and steps[0].cutbacks == 1 and steps[-1].load == 1.0
     four = tension(bar(), J2, pull=0.02)
-    reference = four.solve(4, log=None)
+    reference = four.solve([s.load for s in steps], log=None)
+    assert [s.load for s in reference] == [s.load for s in steps]
     np.testing.assert_array_equal(steps[-1].field, reference[-1].field)
     np.testing.assert_array_equal(cut.states["bar"]["p"], four.states["bar"]["p"])
 
@@ -166,3 +168,21 @@ def test_dirichlet_values_by_component_and_function():
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", [1.0, 2.0, 3.0])])
     with pytest.raises(ValueError, match="the function returned shape"):
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", lambda x: np.zeros(7))])
+
+
+def test_macro_bad_input():
+    mesh = bar(nx=2, ny=1, length=2.0)
+    problem = Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)])
+    for steps in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="steps must be a positive whole number"):
+            problem.solve(steps, log=None)
+    for schedule in ([0.5, 0.3, 1.0], [0.5, 0.9], []):
+        with pytest.raises(ValueError, match="a load schedule must increase from above 0 to exactly 1"):
+            problem.solve(schedule, log=None)
+    with pytest.raises(ValueError, match=r"body force needs 2 component\(s\), got \[1.0, 2.0, 3.0\]"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], body_force=[1, 2, 3])
+    with pytest.raises(ValueError, match="traction on 'right' must be 2 number"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], neumann=[Traction("right", lambda x: x)])
+    with pytest.raises(ValueError, match="must be fe2.macro.Dirichlet or Traction, got 'top'"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], neumann=["top"])
+    assert Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0, components=1)])._fixed.size > 0
