@@ -3,8 +3,8 @@
 Point data are the values at the mesh vertices (P2 mid-side values are not written); cell data are
 element averages over the quadrature points. Tensors are written as full 3x3 arrays (9 components,
 row-major), vectors with 3 components, so ParaView shows them in 2D and 3D alike. In 2D (plane
-strain) the stress carries sigma_zz from the phase's 3D law, and ``von_mises`` is that of the full
-3D stress; both are left out for a law given only as a 2D tensor.
+strain) the stress carries sigma_zz from the phase's 3D law (or as given for a nonlinear stress),
+and ``von_mises`` is that of the full 3D stress; both are left out where sigma_zz is not known.
 """
 
 from pathlib import Path
@@ -29,12 +29,15 @@ def _pad_tensor(tensors):
     return out.reshape(-1, 9)
 
 
-def cell_fields(cell, u, macro_strain=None, stress=None):
+def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     """Point and cell data of the field u (DOF vector) on ``cell`` (any body), named for ParaView;
-    ``stress`` the quadrature-point stress of a nonlinear law (default: tangent times strain)."""
+    ``stress`` the quadrature-point stress of a nonlinear law (default: tangent times strain) and,
+    in plane strain, ``stress_zz`` its out-of-plane stress per element (unknown if not given for a
+    nonlinear stress: then sigma_zz and von Mises are left out)."""
     nodal = u[cell.vertex_dofs]                                        # (nvertices, ncomp)
     volume = cell.dx.sum(axis=1)[:, None]
     strain = np.einsum("eq,eqk->ek", cell.dx, cell.strain(u)) / volume
+    explicit = stress
     stress = np.einsum("eq,eqk->ek", cell.dx, cell.stress(u) if stress is None else stress) / volume
     point, cells = {}, {"phase": cell.phase.astype(np.int32)}
     fluct = None if macro_strain is None else nodal - cell.affine[cell.vertex_dofs] @ macro_strain
@@ -46,8 +49,8 @@ def cell_fields(cell, u, macro_strain=None, stress=None):
         s = np.zeros((len(stress), 3, 3))
         s[:, :cell.dim, :cell.dim] = from_mandel(stress)
         if cell.dim == 2:
-            zz = _out_of_plane_row(cell)
-            s[:, 2, 2] = np.nan if zz is None else np.einsum("ek,ek->e", zz, strain)
+            zz = _out_of_plane_row(cell) if stress_zz is None and explicit is None else None
+            s[:, 2, 2] = stress_zz if stress_zz is not None else (np.nan if zz is None else np.einsum("ek,ek->e", zz, strain))
         cells["stress"] = s.reshape(-1, 9)
         if not np.isnan(s[:, 2, 2]).any():
             dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] / 3 * np.eye(3)
@@ -77,12 +80,12 @@ def _out_of_plane_row(cell):
     return rows
 
 
-def write_vtu(cell, path, u, macro_strain=None, stress=None, point_data=None, cell_data=None):
+def write_vtu(cell, path, u, macro_strain=None, stress=None, point_data=None, cell_data=None, stress_zz=None):
     """Write the field u of ``cell`` (with its fluctuation if macro_strain is given) to ``path``;
-    extra ``point_data``/``cell_data`` arrays are added as they are."""
+    extra ``point_data``/``cell_data`` arrays are added as they are (see :func:`cell_fields`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    point, cells = cell_fields(cell, u, macro_strain, stress)
+    point, cells = cell_fields(cell, u, macro_strain, stress, stress_zz)
     point.update(point_data or {})
     cells.update(cell_data or {})
     mesh = to_meshio(cell.mesh, encode_cell_data=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import _pad, _pad_tensor, nodal_average, write_pvd, write_vtu
+from .io import _out_of_plane_row, _pad, _pad_tensor, nodal_average, write_pvd, write_vtu
 from .notation import from_mandel
 from .rve_law import RVELaw
 
@@ -109,7 +109,23 @@ class MacroWriter:
             if isinstance(micro, dict) and "p" in micro:
                 p[cell.phase == index] = micro["p"].mean(axis=1)
         write_vtu(cell, path, history["field"], history["strain"], stress=law.micro_stress(history),
-                  cell_data={"plastic_strain": p})
+                  cell_data={"plastic_strain": p}, stress_zz=_plane_strain_szz(cell, history) if cell.dim == 2 else None)
+
+
+def _plane_strain_szz(cell, history):
+    """Element-averaged sigma_zz of a plane-strain cell: C (eps - eps_p)_zz from each phase's 3D law."""
+    strain = cell.strain(history["field"])
+    szz = np.zeros(cell.dx.shape)
+    rows = None
+    for index, phase in enumerate(cell.phases):
+        elements = cell.phase == index
+        material, micro = cell.materials[phase], history["micro"].get(phase)
+        if hasattr(material, "stress_3d"):
+            szz[elements] = material.stress_3d(strain[elements], micro)[..., 2]
+        else:
+            rows = _out_of_plane_row(cell) if rows is None else rows
+            szz[elements] = np.einsum("ek,eqk->eq", rows[elements], strain[elements])
+    return np.einsum("eq,eq->e", cell.dx, szz) / cell.dx.sum(axis=1)
 
 
 def _series_loads(folder):

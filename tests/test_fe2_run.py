@@ -202,3 +202,20 @@ def test_a_killed_run_restarts_and_reaches_the_same_result(tmp_path):
     assert resumed["number"] == whole["number"] == 5
     np.testing.assert_array_equal(resumed["u"], whole["u"])
     assert "step_005/macro.vtu" in (tmp_path / "killed" / "macro.pvd").read_text()
+
+
+def test_micro_output_has_the_plastic_plane_strain_stress(tmp_path):
+    """sigma_zz of a plastic plane-strain cell is C (eps - eps_p)_zz, not the elastic row times eps:
+    the written von Mises is that of the full stress the law returns."""
+    problem = plate()
+    problem.solve(2, log=None, callback=MacroWriter(tmp_path, micro_points=most_strained))
+    micro = pv.read(next((tmp_path / "step_002").glob("micro_*.vtu")))
+    law = problem.body.materials["plate"]
+    stress = micro.cell_data["stress"].reshape(-1, 3, 3)
+    J2 = law.cell.materials["matrix"]
+    plastic = (micro.cell_data["plastic_strain"] > 0) & (micro.cell_data["phase"] == law.cell.phases.index("matrix"))
+    assert plastic.any()
+    # in the plastic elements the equivalent stress is at the (hardened) flow stress: sigma_y + H p
+    flow = J2.flow_stress(micro.cell_data["plastic_strain"][plastic])
+    np.testing.assert_allclose(micro.cell_data["von_mises"][plastic], flow, rtol=1e-6)
+    assert np.all(np.isfinite(stress[:, 2, 2]))
