@@ -109,7 +109,8 @@ class MacroWriter:
             if isinstance(micro, dict) and "p" in micro:
                 p[cell.phase == index] = micro["p"].mean(axis=1)
         write_vtu(cell, path, history["field"], history["strain"], stress=law.micro_stress(history),
-                  cell_data={"plastic_strain": p}, stress_zz=_plane_strain_szz(cell, history) if cell.dim == 2 else None)
+                  cell_data={"plastic_strain": p},
+                  stress_zz=_plane_strain_szz(cell, history) if cell.dim == 2 and cell.physics.name == "elasticity" else None)
 
 
 def _plane_strain_szz(cell, history):
