@@ -106,8 +106,17 @@ class Body:
         # batched matmul is several times faster on contiguous operands than on transposed views
         Bt = np.ascontiguousarray(np.swapaxes(self.B, -1, -2))
         Ke = Bt @ (self.tangent @ self.B)                                    # (nel, nqp, nloc, nloc)
-        Ke *= self.dx[:, :, None, None]
-        self.element_matrices = Ke[:, 0] if Ke.shape[1] == 1 else Ke.sum(axis=1)
+        self.element_matrices = self.quadrature_sum(Ke, overwrite=True)
+
+    def quadrature_sum(self, values, overwrite=False):
+        """sum_q w_q values_q of element-and-point values (nel, nqp, ...) -> (nel, ...); with
+        ``overwrite`` the weights multiply ``values`` in place (no copy of a large temporary)."""
+        weights = self.dx.reshape(self.dx.shape + (1,) * (values.ndim - 2))
+        if overwrite:
+            values *= weights
+        else:
+            values = values * weights
+        return values[:, 0] if values.shape[1] == 1 else values.sum(axis=1)
 
     def __getstate__(self):
         """Pickled without its factorizations (solver handles cannot travel; a worker rebuilds them)."""
@@ -175,11 +184,13 @@ class Body:
         K = sp.csr_matrix((values.ravel(), (lo.ravel(), hi.ravel())), shape=(n + 1, n + 1))
         return K[:n, :n]
 
+    def element_forces(self, stress):
+        """The element nodal forces sum_q w_q B_q^T sigma_q of a stress field (nel, nqp, n): (nel, 1, nloc)."""
+        return np.einsum("eqka,eqk->ea", self.B, stress * self.dx[:, :, None])[:, None, :]
+
     def internal_force(self, stress, dof_map, n):
-        """T^T f_int: the nodal forces sum_q w_q B_q^T sigma_q of a stress field (nel, nqp, n),
-        restricted through dof_map."""
-        forces = np.einsum("eqka,eqk->ea", self.B, stress * self.dx[:, :, None])
-        return self.scatter(forces[:, None, :], dof_map, n)[:, 0]
+        """T^T f_int: the nodal forces of a stress field (nel, nqp, n), restricted through dof_map."""
+        return self.scatter(self.element_forces(stress), dof_map, n)[:, 0]
 
     def respond(self, strain, states=None):
         """The phase laws at the quadrature points: (stress, tangent, new states) for a strain field

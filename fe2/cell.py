@@ -44,15 +44,12 @@ class Cell(Body):
     def unit_strain_forces(self):
         """(K_e D_e)^T = sum_q w_q C_q B_q, (nel, n, nloc): element nodal forces of the unit macro
         strains (B D_e = I exactly, as the affine fields lie in the Lagrange space)."""
-        forces = self.tangent @ self.B
-        forces *= self.dx[:, :, None, None]
-        return forces[:, 0] if forces.shape[1] == 1 else forces.sum(axis=1)
+        return self.quadrature_sum(self.tangent @ self.B, overwrite=True)
 
     def unit_stress_forces(self):
         """F_e^T = sum_q w_q B_q, (nel, n, nloc): element nodal forces of the unit uniform stresses,
         int B^T e_k dx = int N (e_k n) ds."""
-        forces = self.B * self.dx[:, :, None, None]
-        return forces[:, 0] if forces.shape[1] == 1 else forces.sum(axis=1)
+        return self.quadrature_sum(self.B)
 
     def constraint(self, bc):
         """(dof_map, n) of the condition ``bc`` on this cell, computed once."""

@@ -63,11 +63,12 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
 
     def evaluate(u, sigma):
         """Residual norm and what the next step needs, at the field u (and SUBC multiplier sigma)."""
-        stress, tangent, new_state = cell.respond(cell.strain(u), state)
-        f_int = cell.internal_force(stress, dof_map, n)
-        scale = np.linalg.norm(cell.internal_force(stress, full, cell.ndofs)) + 1e-300
+        eps = cell.strain(u)
+        stress, tangent, new_state = cell.respond(eps, state)
+        forces = cell.element_forces(stress)                 # once, scattered twice below
+        f_int = cell.scatter(forces, dof_map, n)[:, 0]
+        scale = np.linalg.norm(cell.scatter(forces, full, cell.ndofs)) + 1e-300
         if static:
-            eps = cell.strain(u)
             r1, r2 = f_int - load @ sigma, cell.average(eps) - strain
             # the strain residual against the macro strain or, unloaded, the strain in the field
             strain_scale = max(np.linalg.norm(strain), np.sqrt(cell.average(np.sum(eps**2, axis=-1))), 1e-300)
