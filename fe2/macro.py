@@ -51,7 +51,12 @@ class DivergenceError(RuntimeError):
 
 @dataclasses.dataclass
 class Step:
-    """A converged load step (numbered from 1): load factor, field and the Newton residual history."""
+    """A converged load step (numbered from 1): load factor, field and the Newton residual history.
+    ``seconds``: wall time of the step, from the end of the previous one (its output and checkpoint
+    excluded) to convergence, failed attempts (cut-backs) included; ``timings``: seconds spent in
+    "material points" (the residual evaluation with every law's response, cell solves included),
+    "assembly" (tangent stiffness) and "linear solve" (factorization and solve), summed over every
+    iteration of the step, failed attempts included."""
 
     number: int
     load: float
@@ -59,6 +64,8 @@ class Step:
     residuals: list
     cutbacks: int = 0
     stress: np.ndarray = dataclasses.field(default=None, repr=False)  # at the quadrature points
+    seconds: float = 0.0
+    timings: dict = dataclasses.field(default_factory=dict)
 
 
 class Problem:
@@ -143,8 +150,11 @@ class Problem:
         After each
         converged step, ``callback(step, u, states, problem)`` runs (output) and, if ``checkpoint``
         is a path, the committed state is saved there; ``restart=True`` continues from it. Returns
-        the converged steps (with restart, those of this run)."""
+        the converged steps (with restart, those of this run). The settings used are kept in
+        ``self.settings``; each step carries its wall time and its time split (see :class:`Step`)."""
         schedule = _schedule(steps)
+        self.settings = {"tol": tol, "max_iterations": max_iterations, "max_cutbacks": max_cutbacks,
+                         "min_increment": min_increment, "schedule": schedule.tolist()}
         u = np.zeros(self.body.ndofs)
         states = self.initial_states()
         load, increment, number, cutbacks = 0.0, schedule[0], 0, 0  # cut-backs of the current step
@@ -158,10 +168,11 @@ class Problem:
             _write(log, f"restarting from {checkpoint}: step {number}, load {load:.4g}")
         done = []
         start = time.perf_counter()
+        step_start, timings = start, _no_time()
         while load < 1 - 1e-12:
             target = min(schedule[np.argmax(schedule > load + 1e-12)], load + increment)
             try:
-                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, log)
+                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, log, timings)
             except CURABLE as error:
                 cutbacks += 1
                 if cutbacks > max_cutbacks or increment / 2 < min_increment:
@@ -171,7 +182,8 @@ class Problem:
                 _write(log, f"  step to load {target:.4g} failed ({error}); cutting the increment to {increment:.4g}")
                 continue
             load, u, states, number = target, u_new, states_new, number + 1    # commit
-            done.append(Step(number, load, u.copy(), residuals, cutbacks, stress))
+            done.append(Step(number, load, u.copy(), residuals, cutbacks, stress,
+                             seconds=time.perf_counter() - step_start, timings=timings))
             if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
                 increment *= 2
             cutbacks = 0
@@ -184,10 +196,12 @@ class Problem:
                                    else state) for name, state in states.items()}
                 _checkpoint.save(checkpoint, load=load, u=u, states=portable, increment=increment, number=number,
                                  ndofs=self.body.ndofs)
+            step_start, timings = time.perf_counter(), _no_time()
         self.states = states
         return done
 
-    def _newton(self, u, states, load, tol, max_iterations, log):
+    def _newton(self, u, states, load, tol, max_iterations, log, timings=None):
+        timings = _no_time() if timings is None else timings  # seconds per phase, accumulated over the step
         u = u.copy()
         u[self._fixed] = load * self._prescribed
         residuals = []
@@ -196,6 +210,7 @@ class Problem:
         for iteration in range(max_iterations + 1):
             clock = time.perf_counter()
             r, stress, tangent, new = self.residual(u, states, load)
+            timings["material points"] += time.perf_counter() - clock
             solves = f", {cells} cell solves in {time.perf_counter() - clock:.2f} s" if cells else ""
             reactions = np.linalg.norm(r[self._fixed]) if self._fixed.size else 0.0
             scale = max(np.linalg.norm(load * self.f_ext), reactions, 1e-300)
@@ -209,13 +224,22 @@ class Problem:
                 return u, new, residuals, stress
             if iteration == max_iterations:
                 raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
+            clock = time.perf_counter()
             self.body.set_tangent(tangent)
             K = self.body.assemble(self.map, self.n)
+            timings["assembly"] += time.perf_counter() - clock
+            clock = time.perf_counter()
             u[self.map >= 0] -= factorize(K).solve(r[self.map >= 0])
+            timings["linear solve"] += time.perf_counter() - clock
 
 
 class _NewtonFailure(RuntimeError):
     pass
+
+
+def _no_time():
+    """The time split of a step before its first iteration."""
+    return {"material points": 0.0, "assembly": 0.0, "linear solve": 0.0}
 
 
 # failures that a smaller load increment can cure: a macro or micro Newton that did not converge,
