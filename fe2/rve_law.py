@@ -52,7 +52,8 @@ def _solve_points(cell, bc, tol, max_iterations, strains, histories, offset=0):
             raise failure from None
         stress[i], tangent[i] = solution.stress, solution.tangent
         new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
-                  "hill_mandel": solution.hill_mandel, "iterations": solution.iterations}
+                  "hill_mandel": solution.hill_mandel, "iterations": solution.iterations,
+                  "residuals": list(solution.residuals)}
     return stress, tangent, new
 
 
