@@ -1,0 +1,133 @@
+"""Materials from a TOML file: one table per phase, named as the mesh's phases.
+
+    # materials.toml (moduli in any consistent unit, e.g. GPa)
+    [matrix]
+    law = "isotropic"          # E, nu
+    E = 3.5
+    nu = 0.35
+
+    [fiber]
+    law = "anisotropic"        # C (3x3 in 2D or 6x6), convention = "mandel" (default) or "voigt"
+    C = [[80.0, 20.0, 0.0], [20.0, 80.0, 0.0], [0.0, 0.0, 60.0]]
+    convention = "voigt"
+
+Other laws: ``"conductor"`` (k: a number or a matrix), ``"j2"`` (E, nu, yield_stress, and optionally
+hardening and saturation = [sigma_sat, delta]; see :class:`fe2.J2Plasticity`) and
+``"nonlinear_conductor"`` (k0, and optionally g0 and m; see :class:`fe2.NonlinearConductor`).
+
+    materials = fe2.materials_file.load_materials("materials.toml", phases=cell_mesh_phase_names)
+
+Every error is a ValueError naming the file, the phase and what is wrong: a TOML syntax error (with
+its line), an unknown law, a missing or unexpected parameter, a value of the wrong type, a value the
+law rejects (its own message), a mix of elastic and conduction laws, and, when the mesh's ``phases``
+are given, a phase without a material or a material for a phase the mesh does not have.
+"""
+
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+from .materials import Anisotropic, Conductor, Isotropic
+from .plasticity import J2Plasticity, NonlinearConductor
+
+# law name -> (class, required parameters, optional parameters), parameters as (name, kind)
+LAWS = {
+    "isotropic": (Isotropic, {"E": "number", "nu": "number"}, {}),
+    "anisotropic": (Anisotropic, {"C": "matrix"}, {"convention": "text"}),
+    "conductor": (Conductor, {"k": "number or matrix"}, {}),
+    "j2": (J2Plasticity, {"E": "number", "nu": "number", "yield_stress": "number"},
+           {"hardening": "number", "saturation": "pair"}),
+    "nonlinear_conductor": (NonlinearConductor, {"k0": "number"}, {"g0": "number", "m": "number"}),
+}
+ALIASES = {"elastic": "isotropic", "j2plasticity": "j2", "nonlinearconductor": "nonlinear_conductor"}
+ARGUMENTS = {"C": "stiffness"}  # TOML key -> constructor argument, where they differ
+
+
+def load_materials(path, phases=None):
+    """The laws of ``path`` (a TOML file) as {phase: law}, in the file's order. ``phases``: the mesh's
+    phase names; if given, every one needs a material and no other may be defined."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"materials file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: TOML syntax error: {error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text (TOML) file") from None
+    if not data:
+        raise ValueError(f"{path} defines no material: give one table per phase, e.g. [matrix] law = \"isotropic\" ...")
+    materials = {}
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: {name!r} = {table!r} is not a phase table; write [{name}] followed by "
+                             f"law = ... and the law's parameters")
+        materials[name] = _law(path, name, table)
+    physics = {name: law.physics for name, law in materials.items()}
+    if len(set(physics.values())) > 1:
+        raise ValueError(f"{path} mixes elastic and conduction laws: {physics}; a cell has one physics")
+    if phases is not None:
+        phases = [str(p) for p in phases]
+        missing = [p for p in phases if p not in materials]
+        if missing:
+            which = f"phase {missing[0]!r}" if len(missing) == 1 else f"phases {missing}"
+            raise ValueError(f"{path} has no material for {which}; it defines {list(materials)}")
+        extra = [p for p in materials if p not in phases]
+        if extra:
+            raise ValueError(f"{path} defines {'phase' if len(extra) == 1 else 'phases'} {extra} that the mesh does "
+                             f"not have; the mesh's phases are {phases}")
+    return materials
+
+
+def _law(path, phase, table):
+    where = f"{path}: phase {phase!r}"
+    if "law" not in table:
+        raise ValueError(f"{where}: no 'law' given; use law = one of {sorted(LAWS)}")
+    name = table["law"]
+    key = ALIASES.get(str(name).lower(), str(name).lower()) if isinstance(name, str) else None
+    if key not in LAWS:
+        raise ValueError(f"{where}: unknown law {name!r}; use one of {sorted(LAWS)}")
+    cls, required, optional = LAWS[key]
+    given = {k: v for k, v in table.items() if k != "law"}
+    missing = [k for k in required if k not in given]
+    if missing:
+        raise ValueError(f"{where}: law {key!r} needs {_names(missing)}; it takes {_names(list(required))}"
+                         + (f" and optionally {_names(list(optional))}" if optional else ""))
+    extra = [k for k in given if k not in required and k not in optional]
+    if extra:
+        raise ValueError(f"{where}: law {key!r} takes no {_names(extra)}; its parameters are "
+                         f"{_names(list(required) + list(optional))}")
+    kinds = {**required, **optional}
+    for k, v in given.items():
+        problem = _check(v, kinds[k])
+        if problem:
+            raise ValueError(f"{where}: {k} must be {problem}, got {v!r}")
+    try:
+        return cls(**{ARGUMENTS.get(k, k): v for k, v in given.items()})
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+def _check(value, kind):
+    """None if value is of the kind, else what it should be."""
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    matrix = (isinstance(value, list) and value and all(isinstance(r, list) and r and all(map(number, r)) for r in value)
+              and len({len(r) for r in value}) == 1)
+    if kind == "number":
+        return None if number(value) else "a number"
+    if kind == "matrix":
+        return None if matrix else "a matrix (a list of rows of numbers)"
+    if kind == "number or matrix":
+        return None if number(value) or matrix else "a number or a matrix (a list of rows of numbers)"
+    if kind == "pair":
+        return None if isinstance(value, list) and len(value) == 2 and all(map(number, value)) else "a pair [a, b] of numbers"
+    if kind == "text":
+        return None if isinstance(value, str) else "a string"
+    raise AssertionError(kind)
+
+
+def _names(keys):
+    return ", ".join(repr(k) for k in keys)
