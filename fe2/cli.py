@@ -1,0 +1,299 @@
+"""The ``fe2`` command: homogenize a meshed cell, run a case script, rebuild a run's report.
+
+    fe2 homogenize meshes/fiber.msh --materials materials.toml --bc all
+    fe2 run cases/plate_with_hole.py --steps 5 --out output/plate
+    fe2 report output/plate
+
+Exit codes: 0 done, 1 the computation failed, 2 bad usage or input (a missing or unreadable file,
+a materials file that does not fit the mesh, ...). Errors are one line on stderr; ``-v`` shows the
+full traceback, ``-q`` prints nothing but errors.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import runpy
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class InputError(Exception):
+    """Bad input: reported in one line, exit code 2."""
+
+
+def main(argv=None):
+    """Run the ``fe2`` command with ``argv`` (default: sys.argv[1:]); returns the exit code."""
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")  # off-screen pictures, no X warning
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # argparse: --help, --version (0) or a usage error (2)
+        return int(stop.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    try:
+        return args.handler(args, _Printer(quiet, verbose))
+    except KeyboardInterrupt:
+        print("fe2: interrupted", file=sys.stderr)
+        return 130
+    except (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
+        return _fail(error, EXIT_USAGE, verbose)
+    except Exception as error:  # noqa: BLE001 - a failure in the computation
+        return _fail(error, EXIT_FAILURE, verbose)
+
+
+def _fail(error, code, verbose):
+    if verbose:
+        traceback.print_exception(error)
+    message = " ".join(str(error).split()) or type(error).__name__
+    if code == EXIT_FAILURE:
+        message = f"{type(error).__name__}: {message}"
+    print(f"fe2 {'error' if code == EXIT_USAGE else 'failed'}: {message}", file=sys.stderr)
+    return code
+
+
+class _Printer:
+    """stdout unless quiet; ``detail`` only when verbose."""
+
+    def __init__(self, quiet, verbose):
+        self.quiet, self.verbose = quiet, verbose
+
+    def __call__(self, *text):
+        if not self.quiet:
+            print(*text, flush=True)
+
+    def detail(self, *text):
+        if self.verbose and not self.quiet:
+            print(*text, flush=True)
+
+
+def _parser():
+    from . import __version__
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print nothing but errors")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="more detail, and full tracebacks on errors")
+    parser = argparse.ArgumentParser(
+        prog="fe2", parents=[common],
+        description="Two-scale finite elements: homogenize a cell, run an FE² case, report on a run.",
+        epilog="Exit codes: 0 done, 1 the computation failed, 2 bad usage or input. "
+               "'fe2 COMMAND --help' describes each command.")
+    parser.add_argument("--version", action="version", version=f"fe2 {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    hom = commands.add_parser(
+        "homogenize", parents=[common], help="effective tensor of a meshed cell under periodic, KUBC or SUBC conditions",
+        description="Homogenize the cell in MESH (gmsh .msh or any meshio format, with named phases) with the laws "
+                    "of a TOML materials file: prints the effective tensor (Mandel and Voigt notation), the Voigt, "
+                    "Reuss and Hashin-Shtrikman bounds and the Hill-Mandel residuals; writes the micro fields (VTU) "
+                    "and summary.json.",
+        epilog='materials.toml: one table per phase of the mesh, e.g. [matrix] law = "isotropic" E = 3.5 nu = 0.35; '
+               'laws: isotropic (E, nu), anisotropic (C, convention), conductor (k), j2, nonlinear_conductor '
+               '(see fe2/materials_file.py). The cell is the mesh\'s bounding box.')
+    hom.add_argument("mesh", type=Path, help="the cell's mesh file")
+    hom.add_argument("--materials", type=Path, required=True, help="TOML file with one law per phase")
+    hom.add_argument("--bc", choices=("periodic", "kubc", "subc", "all"), default="periodic",
+                     help="boundary condition, or all three with Huet's ordering (default: periodic)")
+    hom.add_argument("--order", type=int, choices=(1, 2), default=1, help="Lagrange element order (default 1)")
+    hom.add_argument("--out", type=Path, default=None, help="output folder (default output/homogenize_<mesh stem>)")
+    hom.set_defaults(handler=_homogenize)
+
+    run = commands.add_parser(
+        "run", parents=[common], help="run a case script, then write the report of its run",
+        description="Run a case script (its main(argv), as 'python CASE.py ARGS' would), then, if its output "
+                    "folder holds a macro run record (run.json), write report.md there.",
+        epilog="Arguments after CASE go to the case; its --out (or this command's --out, passed on to it; "
+               "default output/<case name>) is the folder reported on.")
+    run.add_argument("case", type=Path, help="a case script with main(argv), e.g. cases/plate_with_hole.py")
+    run.add_argument("--out", type=Path, default=None, help="the case's output folder (passed on as --out)")
+    run.add_argument("--no-report", action="store_true", help="do not write the report")
+    run.add_argument("case_args", nargs=argparse.REMAINDER, help="arguments of the case script")
+    run.set_defaults(handler=_run)
+
+    rep = commands.add_parser(
+        "report", parents=[common], help="rebuild the report of a macro run from its output folder",
+        description="Rebuild report.md (inputs, Newton and Hill-Mandel figures, convergence table, wall-time "
+                    "split) of a macro run from its output folder: run.json and the step_*/ VTU files.")
+    rep.add_argument("run_dir", type=Path, help="the run's output folder (with run.json)")
+    rep.add_argument("--out", type=Path, default=None, help="report file (default RUN_DIR/report.md)")
+    rep.add_argument("--no-figures", action="store_true", help="tables only, no figures")
+    rep.set_defaults(handler=_report)
+    return parser
+
+
+# --- fe2 homogenize -----------------------------------------------------------------------------------
+def _homogenize(args, say):
+    import fe2
+    from .materials_file import load_materials
+    from .notation import mandel_to_voigt
+
+    start = time.perf_counter()
+    try:
+        mesh = fe2.geometry.load_mesh(args.mesh)
+    except ValueError as error:
+        raise InputError(f"{args.mesh} is not a usable mesh: {error}") from None
+    phases = list(mesh.subdomains)
+    try:
+        materials = load_materials(args.materials, phases=phases)
+        cell = fe2.Cell(mesh, materials, order=args.order)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    say(cell)
+    say.detail(f"mesh {args.mesh}: {type(mesh).__name__}, phases {phases}; materials {materials}")
+    elastic = cell.physics.name == "elasticity"
+    labels = ", ".join(cell.physics.labels)
+
+    if args.bc == "all":
+        comparison = fe2.compare(cell)
+        results, bounds = comparison.results, comparison.bounds
+    else:
+        results = {args.bc: fe2.homogenize(cell, args.bc)}
+        bounds = {"voigt": fe2.bounds.voigt(cell), "reuss": fe2.bounds.reuss(cell)}
+        try:
+            bounds["hs_lower"], bounds["hs_upper"] = fe2.bounds.hashin_shtrikman(cell)
+        except ValueError:
+            pass
+    voigt = (lambda C: mandel_to_voigt(C)) if elastic else (lambda C: C)
+
+    for name, result in results.items():
+        if elastic:
+            say(f"\n{name}: effective stiffness, Mandel notation (rows/cols {labels}; shear sqrt2 eps_xy):")
+            say(_matrix(result.tensor))
+            say(f"{name}: effective stiffness, Voigt notation (engineering shear 2 eps_xy):")
+            say(_matrix(result.voigt()))
+        else:
+            say(f"\n{name}: effective conductivity (maps <grad T> to -<q>; rows/cols {labels}):")
+            say(_matrix(result.tensor))
+        say(f"{name}: eigenvalues {_row(result.eigenvalues)}, symmetry error {result.symmetry_error:.1e}")
+    say("\nbounds" + (" (Voigt notation)" if elastic else "") + ":")
+    for name, bound in bounds.items():
+        say(f"  {_BOUND_NAMES.get(name, name)}:")
+        say(_matrix(voigt(bound), indent=4))
+    say("\nHill-Mandel residuals |<s:e> - <s>:<e>| / |<s>:<e>| per unit load case:")
+    for name, result in results.items():
+        say(f"  {name:9s}" + "".join(f"  {case.label}: {case.hill_mandel:.1e}" for case in result.cases))
+    ordered = None
+    if args.bc == "all":
+        ordered = comparison.ordered
+        say(f"\nreuss <= subc <= periodic <= kubc <= voigt: {'holds' if ordered else 'VIOLATED'}")
+
+    out = args.out or Path("output") / f"homogenize_{args.mesh.stem}"
+    out.mkdir(parents=True, exist_ok=True)
+    files = [Path(p).name for result in results.values() for p in result.write_vtu(out)]
+    summary = {
+        "mesh": str(args.mesh), "materials_file": str(args.materials), "cell": repr(cell),
+        "physics": cell.physics.name, "order": args.order, "bc": args.bc,
+        "materials": {name: repr(law) for name, law in materials.items()},
+        "convention": (f"Mandel ({labels}), shear components sqrt2 eps_xy; 'voigt' entries act on 2 eps_xy"
+                       if elastic else f"conductivity ({labels}), maps <grad T> to -<q>"),
+        "tensors": {name: r.tensor.tolist() for name, r in results.items()},
+        "voigt": {name: voigt(r.tensor).tolist() for name, r in results.items()},
+        "bounds": {name: b.tolist() for name, b in bounds.items()},
+        "bounds_voigt": {name: voigt(b).tolist() for name, b in bounds.items()},
+        "hill_mandel": {name: r.hill_mandel for name, r in results.items()},
+        "hill_mandel_cases": {name: {case.label: case.hill_mandel for case in r.cases} for name, r in results.items()},
+        "ordered": ordered,
+        "files": files,
+        "seconds": time.perf_counter() - start,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    say(f"\nwrote {len(files)} VTU files and summary.json to {out} in {summary['seconds']:.1f} s")
+    return EXIT_OK
+
+
+_BOUND_NAMES = {"voigt": "Voigt <C>", "reuss": "Reuss <C^-1>^-1", "hs_lower": "Hashin-Shtrikman lower",
+                "hs_upper": "Hashin-Shtrikman upper"}
+
+
+def _matrix(matrix, indent=2):
+    return "\n".join(" " * indent + " ".join(f"{v:13.6g}" for v in row) for row in np.asarray(matrix))
+
+
+def _row(values):
+    return "[" + ", ".join(f"{v:.6g}" for v in np.asarray(values)) + "]"
+
+
+# --- fe2 run --------------------------------------------------------------------------------------------
+def _run(args, say):
+    case = args.case
+    if not case.is_file():
+        raise FileNotFoundError(f"case script not found: {case}")
+    case_args = list(args.case_args)
+    if case_args[:1] == ["--"]:
+        case_args = case_args[1:]
+    out = _option(case_args, "--out")
+    if args.out is not None:
+        if out is not None and Path(out) != args.out:
+            raise InputError(f"two output folders: fe2 run --out {args.out} and the case's --out {out}")
+        if out is None:
+            case_args += ["--out", str(args.out)]
+        out = args.out
+    elif out is None:
+        out = Path("output") / case.stem
+        case_args += ["--out", str(out)]
+    out = Path(out)
+    try:
+        namespace = runpy.run_path(str(case), run_name="fe2_case")
+    except SyntaxError as error:
+        raise InputError(f"{case} is not a valid Python script: {error}") from None
+    if not callable(namespace.get("main")):
+        raise InputError(f"{case} has no main(argv) function; fe2 run needs a case script like those in cases/")
+    say(f"fe2 run: {case} {' '.join(case_args)}")
+    start = time.perf_counter()
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink) if say.quiet else contextlib.nullcontext():
+        try:
+            namespace["main"](case_args)
+        except SystemExit as stop:  # the case's argparse: --help (0) or a usage error (2)
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else EXIT_USAGE)
+            if code:
+                raise InputError(f"{case} rejected its arguments {case_args} (see its --help)") from None
+            return EXIT_OK
+    say(f"\nfe2 run: {case.name} finished in {time.perf_counter() - start:.1f} s; output in {out}")
+    if not args.no_report and (out / "run.json").is_file():
+        from .report import write_report
+        report = write_report(out)
+        say(f"fe2 run: report in {report}")
+    return EXIT_OK
+
+
+def _option(argv, name):
+    """The value of option ``name`` in argv (``--out X`` or ``--out=X``), or None."""
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+# --- fe2 report -----------------------------------------------------------------------------------------
+def _report(args, say):
+    from .report import write_report
+
+    run_dir = args.run_dir
+    if not run_dir.exists():
+        raise FileNotFoundError(f"run folder not found: {run_dir}")
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is a file, not a run folder")
+    if not (run_dir / "run.json").is_file():
+        raise InputError(f"{run_dir} is not an fe2 run folder: it has no run.json (written by "
+                         "fe2.output.MacroWriter during a macro run)")
+    report = write_report(run_dir, out=args.out, figures=not args.no_figures)
+    say(f"wrote {report}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
