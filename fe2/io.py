@@ -5,9 +5,19 @@ element averages over the quadrature points. Tensors are written as full 3x3 arr
 row-major), vectors with 3 components, so ParaView shows them in 2D and 3D alike. In 2D (plane
 strain) the stress carries sigma_zz from the phase's 3D law (or as given for a nonlinear stress),
 and ``von_mises`` is that of the full 3D stress; both are left out where sigma_zz is not known.
+
+Field data (read by VTK/ParaView/pyvista as ``grid.field_data``): one integer array per phase name,
+``[phase index, dimension]``; with ``units`` (a dict of quantities such as ``{"length": "mm",
+"stress": "GPa"}``) one string array ``<array>_unit`` per written array whose unit is known (see
+:func:`array_units`) and ``length_unit`` for the coordinates; extra numeric ``field_data`` as given
+(e.g. the placement of a micro cell beside its macro point). meshio does not write VTU field data,
+so it is added to the XML after meshio wrote the file; meshio 5.3 cannot read VTU string arrays
+back, so a file written with units is for VTK readers (ParaView, pyvista), one without units for any.
 """
 
+import re
 from pathlib import Path
+from xml.sax.saxutils import quoteattr, unescape
 
 import meshio
 import numpy as np
@@ -80,11 +90,8 @@ def _out_of_plane_row(cell):
     return rows
 
 
-def write_vtu(cell, path, u, macro_strain=None, stress=None, point_data=None, cell_data=None, stress_zz=None):
-    """Write the field u of ``cell`` (with its fluctuation if macro_strain is given) to ``path``;
-    extra ``point_data``/``cell_data`` arrays are added as they are (see :func:`cell_fields`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def vtu_mesh(cell, u, macro_strain=None, stress=None, point_data=None, cell_data=None, stress_zz=None):
+    """The meshio mesh of :func:`write_vtu` (not written): fields of u on ``cell`` plus the extra arrays."""
     point, cells = cell_fields(cell, u, macro_strain, stress, stress_zz)
     point.update(point_data or {})
     cells.update(cell_data or {})
@@ -93,8 +100,94 @@ def write_vtu(cell, path, u, macro_strain=None, stress=None, point_data=None, ce
     mesh.point_data = point
     mesh.cell_data = {name: [value] for name, value in cells.items()}
     mesh.field_data = {name: np.array([index, cell.dim]) for index, name in enumerate(cell.phases)}
-    meshio.write(path, mesh)
+    return mesh
+
+
+def write_vtu(cell, path, u, macro_strain=None, stress=None, point_data=None, cell_data=None, stress_zz=None,
+              units=None, field_data=None):
+    """Write the field u of ``cell`` (with its fluctuation if macro_strain is given) to ``path``;
+    extra ``point_data``/``cell_data`` arrays are added as they are (see :func:`cell_fields`);
+    ``units`` {quantity: unit} and extra numeric ``field_data`` go into the VTU's field data."""
+    mesh = vtu_mesh(cell, u, macro_strain, stress, point_data, cell_data, stress_zz)
+    return save_vtu(mesh, path, units=array_units(units, mesh, cell.physics.name), field_data=field_data)
+
+
+# the quantity of each array fe2 writes, per physics: how its unit follows from the given ones
+QUANTITIES = {
+    "elasticity": {"displacement": "length", "fluctuation": "length", "strain": "-", "stress": "stress",
+                   "von_mises": "stress", "plastic_strain": "-", "hill_mandel": "-", "phase": None},
+    "conduction": {"temperature": "temperature", "fluctuation": "temperature", "gradient": "temperature/length",
+                   "flux": "flux", "plastic_strain": "-", "hill_mandel": "-", "phase": None},
+}
+
+
+def array_units(units, mesh, physics, intensive_only=False):
+    """{array: unit} of the arrays of ``mesh`` (a meshio mesh) from ``units`` {quantity or array:
+    unit}, e.g. {"length": "mm", "stress": "GPa", "temperature": "K", "flux": "W/mm^2"}: an array's
+    own name first, else its quantity (:data:`QUANTITIES`); "-" for dimensionless arrays, a
+    temperature gradient as temperature/length. The coordinates are ``length``. With
+    ``intensive_only`` (micro cells, whose coordinates are the cell's own), arrays that scale with
+    the cell's size (displacement, temperature, fluctuation) and the coordinates get no unit."""
+    if not units:
+        return {}
+    units = {str(k): str(v) for k, v in dict(units).items()}
+    quantities = QUANTITIES.get(physics, {})
+    out = {}
+    if "length" in units and not intensive_only:
+        out["length"] = units["length"]
+    for name in [*mesh.point_data, *mesh.cell_data]:
+        quantity = quantities.get(name)
+        if intensive_only and quantity in ("length", "temperature"):
+            continue
+        if name in units:
+            out[name] = units[name]
+        elif quantity == "-":
+            out[name] = "-"
+        elif quantity == "temperature/length" and "temperature" in units and "length" in units:
+            out[name] = f"{units['temperature']}/{units['length']}"
+        elif quantity in units:
+            out[name] = units[quantity]
+    return out
+
+
+def save_vtu(mesh, path, units=None, field_data=None):
+    """Write a meshio ``mesh`` to ``path`` (a .vtu) with its field data: the mesh's own numeric
+    ``field_data``, the extra numeric ``field_data`` {name: array} and ``units`` {array: unit} as
+    string arrays named ``<array>_unit``. The file is replaced atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.vtu")
+    meshio.write(tmp, mesh)
+    arrays = {**mesh.field_data, **(field_data or {})}
+    xml = [_numeric_array(name, value) for name, value in arrays.items()]
+    xml += [_string_array(f"{name}_unit", [unit]) for name, unit in (units or {}).items()]
+    if xml:
+        text = tmp.read_bytes()
+        tag = b"<UnstructuredGrid>"
+        if text.count(tag) < 1:
+            raise RuntimeError(f"unexpected VTU layout written by meshio in {tmp}")
+        text = text.replace(tag, tag + b"\n<FieldData>\n" + "\n".join(xml).encode() + b"\n</FieldData>", 1)
+        tmp.write_bytes(text)
+    tmp.replace(path)
     return path
+
+
+def _numeric_array(name, value):
+    value = np.atleast_1d(np.asarray(value))
+    if value.dtype.kind in "iub":
+        kind, text = "Int64", " ".join(str(int(v)) for v in value.ravel())
+    elif value.dtype.kind == "f":
+        kind, text = "Float64", " ".join(repr(float(v)) for v in value.ravel())
+    else:
+        raise ValueError(f"field data {name!r} must be numeric, got {value.dtype}")
+    shape = f'NumberOfTuples="{value.shape[0]}" NumberOfComponents="{value.shape[1]}"' if value.ndim == 2 else f'NumberOfTuples="{value.size}"'
+    return f'<DataArray type="{kind}" Name={quoteattr(str(name))} {shape} format="ascii">{text}</DataArray>'
+
+
+def _string_array(name, strings):
+    """A VTK string array in ASCII: each string as its UTF-8 byte values, terminated by 0."""
+    text = " ".join(" ".join([*(str(b) for b in s.encode()), "0"]) for s in strings)
+    return f'<DataArray type="String" Name={quoteattr(str(name))} NumberOfTuples="{len(strings)}" format="ascii">{text}</DataArray>'
 
 
 def nodal_average(body, values):
@@ -111,12 +204,24 @@ def nodal_average(body, values):
 
 
 def write_pvd(path, entries):
-    """A ParaView collection of (time, file) entries; files relative to the .pvd's folder."""
+    """A ParaView collection of (time, file) or (time, file, part) entries; files relative to the
+    .pvd's folder. Entries of one time with different parts are shown together (one block each)."""
     path = Path(path)
     lines = ['<?xml version="1.0"?>', '<VTKFile type="Collection" version="0.1" byte_order="LittleEndian">', "  <Collection>"]
-    lines += [f'    <DataSet timestep="{t:.12g}" part="0" file="{f}"/>' for t, f in entries]
+    for entry in entries:
+        t, f, part = (*entry, 0)[:3]
+        lines.append(f'    <DataSet timestep="{t:.12g}" part="{int(part)}" file={quoteattr(str(f))}/>')
     lines += ["  </Collection>", "</VTKFile>", ""]
     tmp = path.with_suffix(".pvd.tmp")
     tmp.write_text("\n".join(lines))
     tmp.replace(path)  # atomic: a crash never leaves a half-written series
     return path
+
+
+def read_pvd(path):
+    """The (time, file, part) entries of a .pvd written by :func:`write_pvd` ([] if there is none)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    entries = re.findall(r'<DataSet\s+timestep="([^"]*)"\s+part="([^"]*)"\s+file="([^"]*)"', path.read_text())
+    return [(float(t), unescape(f, {"&quot;": '"'}), int(part)) for t, part, f in entries]

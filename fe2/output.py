@@ -4,19 +4,45 @@
     problem.solve(steps=8, callback=writer)
 
 Step k writes ``step_k/macro.vtu`` and, for each chosen macro point (element index, first quadrature
-point) of a cell-backed phase, ``step_k/micro_<element>.vtu``; ``macro.pvd`` lists the macro files
-against the load factor and is rewritten after every step. Macro fields:
-    point data  displacement (temperature), strain and stress averaged to the nodes
-    cell data   strain, stress, phase, equivalent plastic strain p (averaged over the cell for
-                cell-backed points), Hill-Mandel residual of each point's cell solve (cell-backed)
+point) of a cell-backed phase, ``step_k/micro_<element>.vtu`` (in the cell's own coordinates) and
+``step_k/placed_micro_<element>.vtu`` (the same cell moved beside its macro point, see below).
+``macro.pvd`` lists the macro files against the load factor, ``micro.pvd`` the placed micro files
+(one part per micro point, same time values); both are rewritten after every step, so opening the
+two series in one ParaView session animates the macro field with the cells at their places.
+
+Macro fields (names as written):
+    point data  displacement (temperature), strain and stress (gradient and flux) averaged to the nodes
+    cell data   strain, stress (gradient, flux), phase, plastic_strain (equivalent plastic strain p,
+                averaged over the cell for cell-backed points), hill_mandel (the Hill-Mandel residual
+                of each point's last cell solve, cell-backed phases; 0 elsewhere)
+Micro fields: see :mod:`fe2.io` (displacement, fluctuation, strain, stress, von_mises, plastic_strain, phase).
+Tensors are full 3x3 (9 components, row-major xx xy xz yx yy yz zx zy zz; tensor shear, not Voigt).
+
+Placement of a micro cell: x = scale * y + translation for every cell point y, with
+    scale       = micro_scale * d_element / d_cell (d: bounding-box diagonal; micro_scale 0.8 by default)
+    translation = c_element - scale * c_cell (c_element: centroid of the macro element's nodes,
+                  c_cell: centre of the cell's bounding box)
+so the cell's centre sits on the macro point and the cell spans 80 % of its element. The values are
+in each placed file's field data: placement_scale, placement_translation, placement_centre,
+macro_element. Only the points move: the arrays are those of micro_<element>.vtu (displacements of
+the cell in its own length scale, stresses in the macro stress unit).
+
+Units (``MacroWriter(..., units={"length": "mm", "stress": "GPa"})``) go into each VTU's field
+data as string arrays ``<array>_unit`` (and ``length_unit`` for the coordinates; "-" for
+dimensionless arrays; see :func:`fe2.io.array_units`) and into ``units.json`` beside macro.pvd
+({"quantities": given, "macro": {array: unit}, "micro": {array: unit}}). Micro files carry units
+only for the arrays that do not depend on the cell's length scale (strain, stress, flux, ...).
 """
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 
-from .io import _out_of_plane_row, _pad, _pad_tensor, nodal_average, write_pvd, write_vtu
+from .io import _out_of_plane_row, _pad, _pad_tensor, array_units, nodal_average, read_pvd, save_vtu, vtu_mesh, write_pvd
 from .notation import from_mandel
+from .record import record_step
 from .rve_law import RVELaw
 
 
@@ -39,18 +65,27 @@ def most_strained(problem, u, states):
 class MacroWriter:
     """A callback for :meth:`fe2.macro.Problem.solve` that writes each converged step.
     ``micro_points``: macro element indices, or a function (problem, u, states) -> indices, such as
-    :func:`most_strained`, whose micro fields are written beside the macro file."""
+    :func:`most_strained`, whose micro fields are written beside the macro file. ``units``:
+    {quantity or array name: unit}, e.g. {"length": "mm", "stress": "GPa"}, written as field data
+    and to units.json. ``micro_scale``: the diameter of a placed micro cell as a fraction of its
+    macro element's diameter (default 0.8)."""
 
-    def __init__(self, folder, micro_points=()):
+    def __init__(self, folder, micro_points=(), units=None, micro_scale=None):
         self.folder = Path(folder)
         self.micro_points = micro_points
-        self.entries = []
+        self.units = {str(k): str(v) for k, v in dict(units).items()} if units else None
+        self.micro_scale = 0.8 if micro_scale is None else float(micro_scale)
+        if not self.micro_scale > 0:
+            raise ValueError(f"micro_scale must be a positive fraction of the macro element size, got {micro_scale!r}")
+        self.entries = []        # (load, macro file) of macro.pvd
+        self.micro_entries = []  # (load, placed micro file, part) of micro.pvd
 
     def __call__(self, step, u, states, problem):
         body = problem.body
         folder = self.folder / f"step_{step.number:03d}"
         if len(self.entries) != step.number - 1:  # a restarted run: the series up to the checkpoint
             self.entries = [(load, f"step_{k + 1:03d}/macro.vtu") for k, load in enumerate(_series_loads(self.folder))][:step.number - 1]
+            self.micro_entries = [entry for entry in read_pvd(self.folder / "micro.pvd") if _step_of(entry[1]) < step.number]
         states = gather(problem, states)  # histories kept on workers come over once per step
         strain = body.strain(u)
         stress = step.stress if step.stress is not None else body.respond(strain, states)[0]
@@ -65,12 +100,23 @@ class MacroWriter:
         else:
             point["gradient"] = _pad(nodal_average(body, strain_e))
             point["flux"] = _pad(-nodal_average(body, stress_e))
-        write_vtu(body, folder / "macro.vtu", u, stress=stress, point_data=point, cell_data=cell)
+        macro = vtu_mesh(body, u, stress=stress, point_data=point, cell_data=cell)
+        macro_units = array_units(self.units, macro, body.physics.name)
+        save_vtu(macro, folder / "macro.vtu", units=macro_units)
         points = self.micro_points(problem, u, states) if callable(self.micro_points) else self.micro_points
-        for element in points:
-            self.write_micro(problem, states, element, folder / f"micro_{element}.vtu", u)
+        micro_units = {}
+        for part, element in enumerate(points):
+            placed, units = self.write_micro(problem, states, element, folder / f"micro_{element}.vtu", u,
+                                             units=self.units, micro_scale=self.micro_scale)
+            micro_units.update(units)
+            self.micro_entries.append((step.load, f"{folder.name}/{placed.name}", part))
         self.entries.append((step.load, f"{folder.name}/macro.vtu"))
         write_pvd(self.folder / "macro.pvd", self.entries)
+        if self.micro_entries:
+            write_pvd(self.folder / "micro.pvd", self.micro_entries)
+        if self.units:
+            _write_units(self.folder / "units.json", self.units, macro_units, micro_units)
+        record_step(self.folder, step, problem, states, p, hill_mandel, points)
 
     @staticmethod
     def point_summaries(problem, states):
@@ -91,8 +137,11 @@ class MacroWriter:
         return p, hm
 
     @staticmethod
-    def write_micro(problem, states, element, path, u):
-        """The micro fields of the cell at the first quadrature point of macro ``element``."""
+    def write_micro(problem, states, element, path, u, units=None, micro_scale=0.8):
+        """The micro fields of the cell at the first quadrature point of macro ``element``, written to
+        ``path`` (cell coordinates) and to ``placed_<name>`` beside it (moved to the element's
+        centroid, scaled to ``micro_scale`` of its size; see the module notes). Returns the placed
+        file's path and the {array: unit} written."""
         body = problem.body
         name = body.phases[body.phase[element]]
         law = body.materials[name]
@@ -101,16 +150,59 @@ class MacroWriter:
         cell = law.cell
         if law.linear:  # no history: the cell's field for the macro strain at that point
             E = body.strain(u)[element, 0]
-            return write_vtu(cell, path, cell.bind(law.bc).field(E), E)
+            return _write_micro_files(body, element, cell, vtu_mesh(cell, cell.bind(law.bc).field(E), E), path, units, micro_scale)
         history = law.histories(states[name])[np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
         p = np.zeros(cell.mesh.t.shape[1])
         for index, phase in enumerate(cell.phases):
             micro = history["micro"].get(phase)
             if isinstance(micro, dict) and "p" in micro:
                 p[cell.phase == index] = micro["p"].mean(axis=1)
-        write_vtu(cell, path, history["field"], history["strain"], stress=law.micro_stress(history),
-                  cell_data={"plastic_strain": p},
-                  stress_zz=_plane_strain_szz(cell, history) if cell.dim == 2 and cell.physics.name == "elasticity" else None)
+        mesh = vtu_mesh(cell, history["field"], history["strain"], stress=law.micro_stress(history),
+                        cell_data={"plastic_strain": p},
+                        stress_zz=_plane_strain_szz(cell, history) if cell.dim == 2 and cell.physics.name == "elasticity" else None)
+        return _write_micro_files(body, element, cell, mesh, path, units, micro_scale)
+
+
+def placement(body, element, cell, micro_scale=0.8):
+    """Where the micro cell of macro ``element`` is drawn: (scale, translation (3,), centre (3,)) with
+    x = scale * y + translation, the cell's bounding-box centre on the element's centroid and its
+    bounding-box diagonal ``micro_scale`` times the element's."""
+    if body.mesh.p.shape[0] != cell.mesh.p.shape[0]:
+        raise ValueError(f"a {cell.mesh.p.shape[0]}D cell cannot be placed in a {body.mesh.p.shape[0]}D macro mesh")
+    corners = body.mesh.p[:, body.mesh.t[:, element]]
+    centre = corners.mean(axis=1)
+    low, high = cell.mesh.p.min(axis=1), cell.mesh.p.max(axis=1)
+    scale = micro_scale * np.linalg.norm(np.ptp(corners, axis=1)) / np.linalg.norm(high - low)
+    translation = centre - scale * (low + high) / 2
+    return scale, _pad(translation[None])[0], _pad(centre[None])[0]
+
+
+def _write_micro_files(body, element, cell, mesh, path, units, micro_scale):
+    """micro_<e>.vtu in cell coordinates and placed_micro_<e>.vtu beside the macro point."""
+    path = Path(path)
+    micro_units = array_units(units, mesh, cell.physics.name, intensive_only=True)
+    save_vtu(mesh, path, units=micro_units)
+    scale, translation, centre = placement(body, element, cell, micro_scale)
+    mesh.points = scale * mesh.points + translation
+    placed_units = {**micro_units, **({"length": units["length"]} if units and "length" in units else {})}
+    placed = save_vtu(mesh, path.with_name(f"placed_{path.name}"), units=placed_units, field_data={
+        "placement_scale": np.array([scale]), "placement_translation": translation[None],
+        "placement_centre": centre[None], "macro_element": np.array([element])})
+    return placed, micro_units
+
+
+def _write_units(path, quantities, macro, micro):
+    """units.json: the given quantities and the unit of every macro and micro array written."""
+    text = json.dumps({"quantities": quantities, "macro": macro, "micro": micro}, indent=1, ensure_ascii=False)
+    tmp = Path(path).with_suffix(".json.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _step_of(file):
+    """The step number of a file ``step_k/...`` of the series."""
+    match = re.match(r"step_(\d+)/", file)
+    return int(match.group(1)) if match else 0
 
 
 def _plane_strain_szz(cell, history):
@@ -131,6 +223,4 @@ def _plane_strain_szz(cell, history):
 
 def _series_loads(folder):
     """The load factors of the steps already listed in folder/macro.pvd."""
-    import re
-    path = Path(folder) / "macro.pvd"
-    return [float(t) for t in re.findall(r'timestep="([^"]+)"', path.read_text())] if path.is_file() else []
+    return [t for t, _, _ in read_pvd(Path(folder) / "macro.pvd")]
