@@ -156,8 +156,8 @@ def save_vtu(mesh, path, units=None, field_data=None):
     string arrays named ``<array>_unit``. The file is replaced atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.vtu")
-    meshio.write(tmp, mesh)
+    tmp = path.with_name(path.name + ".tmp")  # not *.vtu: a crash never leaves a file that looks like output
+    meshio.write(tmp, mesh, file_format="vtu")
     arrays = {**mesh.field_data, **(field_data or {})}
     xml = [_numeric_array(name, value) for name, value in arrays.items()]
     xml += [_string_array(f"{name}_unit", [unit]) for name, unit in (units or {}).items()]
