@@ -12,7 +12,6 @@ compare with the Hashin-Shtrikman bounds, and write every micro field to VTU for
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +19,9 @@ import numpy as np
 
 import fe2
 
+from postprocess.cell_figure import render
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the repository's postprocess package
-from postprocess.cell_figure import render  # noqa: E402
 
 
 def main(argv=None):

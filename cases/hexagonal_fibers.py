@@ -10,7 +10,6 @@ The square array of the same fraction is anisotropic in shear.
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -18,9 +17,7 @@ import numpy as np
 
 import fe2
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # the repository's postprocess package
-from postprocess.cell_figure import render  # noqa: E402
+from postprocess.cell_figure import render
 
 MATERIALS = {"matrix": fe2.Isotropic(E=3.5, nu=0.35), "fiber": fe2.Isotropic(E=72.0, nu=0.22)}  # epoxy, glass [GPa]
 

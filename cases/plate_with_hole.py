@@ -9,7 +9,9 @@ come back. The macro Newton converges quadratically; the log shows r / r_prev^2.
 The quarter plate (symmetry on the left and bottom edges) is pulled on its right edge. Each step
 writes out/step_k/macro.vtu (displacement, stress, strain, plastic strain, Hill-Mandel residual per
 point) and the micro fields of the most strained point; out/macro.pvd is the series for ParaView,
-and out/checkpoint.pkl lets a killed run continue (--restart).
+and out/checkpoint.pkl lets a killed run continue (--restart). out/run.json records the run, and
+out/report.md (fe2.report) gathers its inputs, Newton and Hill-Mandel figures, convergence table and
+wall-time split.
 
     python cases/plate_with_hole.py [--out DIR] [--steps 5] [--strain 0.006] [--h 0.15] [--cell-h 0.15] [--restart]
 """
@@ -24,9 +26,8 @@ import numpy as np
 import fe2
 from fe2.macro import Dirichlet, Problem
 from fe2.output import MacroWriter, most_strained
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's postprocess package
-from postprocess.fe2_figure import render  # noqa: E402
+from fe2.report import write_report
+from postprocess.fe2_figure import render
 
 
 def main(argv=None):
@@ -71,8 +72,9 @@ def main(argv=None):
           f"median {np.median(hill_mandel):.1e}")
     print(f"plastic strain: max {p.max():.2e} (element {int(np.argmax(p))}), {np.mean(p > 0) * 100:.0f} % of the plate yielded")
     figure = render(args.out / f"step_{steps[-1].number:03d}", args.out / "plate_with_hole.png")
-    print(f"\nwrote {len(writer.entries)} steps and {figure.name} to {args.out.resolve()}: open macro.pvd in ParaView "
-          f"(micro fields: step_*/micro_*.vtu) in {time.perf_counter() - start:.1f} s")
+    report = write_report(args.out)
+    print(f"\nwrote {len(writer.entries)} steps, {figure.name} and {report.name} to {args.out.resolve()}: open macro.pvd "
+          f"in ParaView (micro fields: micro.pvd, step_*/micro_*.vtu) in {time.perf_counter() - start:.1f} s")
     return problem, steps, hill_mandel
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 import fe2
 from fe2 import voxel
+from postprocess import render
 
 HERE = Path(__file__).resolve().parent
 
@@ -93,7 +94,11 @@ def main(argv=None):
 
     # 5. Micro fields for ParaView and a summary (tensors, bounds, Hill-Mandel, ordering).
     paths = comparison.write(args.out)
-    print(f"\nwrote {len(paths)} VTU files and summary.json to {args.out.resolve()} "
+    first = cell.physics.labels[0]
+    field, units = ("flux", "") if cell.physics.name == "conduction" else ("stress", "GPa")
+    png = render.cell_field(args.out / f"periodic_{first}.vtu", args.out / f"periodic_{first}.png", field,
+                            "x" if field == "flux" else "xx", units=units)
+    print(f"\nwrote {len(paths)} VTU files, summary.json and {png.name} to {args.out.resolve()} "
           f"(ParaView: open periodic_{cell.physics.labels[0]}.vtu, colour by 'phase') "
           f"in {time.perf_counter() - start:.1f} s")
     return comparison

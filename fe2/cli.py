@@ -252,6 +252,7 @@ def _run(args, say):
     say(f"fe2 run: {case} {' '.join(case_args)}")
     start = time.perf_counter()
     sink = io.StringIO()
+    saved_argv, sys.argv = sys.argv, [str(case), *case_args]  # the case's usage messages name the case
     with contextlib.redirect_stdout(sink) if say.quiet else contextlib.nullcontext():
         try:
             namespace["main"](case_args)
@@ -260,6 +261,8 @@ def _run(args, say):
             if code:
                 raise InputError(f"{case} rejected its arguments {case_args} (see its --help)") from None
             return EXIT_OK
+        finally:
+            sys.argv = saved_argv
     say(f"\nfe2 run: {case.name} finished in {time.perf_counter() - start:.1f} s; output in {out}")
     if not args.no_report and (out / "run.json").is_file():
         from .report import write_report

@@ -1,4 +1,5 @@
-"""Every case script runs, at a reduced size, and its printed checks hold (cases/voxel_image.py: tests/test_voxel.py)."""
+"""Every case script runs, at a reduced size, its printed checks hold and its figures are real pictures
+(cases/voxel_image.py's checks: tests/test_voxel.py; its figure: here). MsFEM cases are tested by their author."""
 
 import json
 import runpy
@@ -15,13 +16,25 @@ def run_case(name, *args):
     return runpy.run_path(str(CASES / name), run_name="case")["main"](list(args))
 
 
+def assert_picture(path, min_bytes=10_000):
+    """``path`` is a PNG that shows something: not one flat colour, with a fair share of drawn pixels."""
+    from matplotlib.image import imread
+    path = Path(path)
+    assert path.is_file(), f"no figure {path}"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert path.stat().st_size > min_bytes, f"{path} is suspiciously small ({path.stat().st_size} bytes)"
+    rgb = imread(path)[..., :3]
+    background = rgb[0, 0]
+    drawn = np.any(np.abs(rgb - background) > 0.05, axis=-1).mean()
+    assert rgb.std() > 0.02 and drawn > 0.03, f"{path} looks blank (std {rgb.std():.3f}, {100 * drawn:.1f} % drawn)"
+
+
 def test_fiber_composite(tmp_path, capsys):
     comparison = run_case("fiber_composite.py", "--out", str(tmp_path), "--h", "0.08", "--order", "1")
     out = capsys.readouterr().out
     assert "reuss <= subc <= periodic <= kubc <= voigt: holds" in out
     assert len(list(tmp_path.glob("*.vtu"))) == 9
-    png = tmp_path / "periodic_xx.png"
-    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_picture(tmp_path / "periodic_xx.png")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["ordered"] and max(summary["hill_mandel"].values()) < 1e-10
     C = np.array(summary["tensors"]["periodic"])
@@ -39,7 +52,7 @@ def test_hexagonal_fibers(tmp_path):
     assert comparison.ordered
     assert abs(C[2, 2] / (C[0, 0] - C[0, 1]) - 1) < 1e-2           # in-plane isotropic
     assert abs(C_square[2, 2] / (C_square[0, 0] - C_square[0, 1]) - 1) > 0.1  # the square array is not
-    assert (tmp_path / "periodic_xx.png").stat().st_size > 10_000
+    assert_picture(tmp_path / "periodic_xx.png")
 
 
 @pytest.mark.parametrize("dim", ["2", "3"])
@@ -48,13 +61,14 @@ def test_random_particles(tmp_path, dim):
     comparison = run_case("random_particles.py", "--dim", dim, "--out", str(tmp_path), *extra)
     assert comparison.ordered
     assert max(r.hill_mandel for r in comparison.results.values()) < 1e-10
+    assert_picture(tmp_path / "periodic_xx.png")
 
 
 def test_rve_size(tmp_path):
     study = run_case("rve_size.py", "--sizes", "2", "3", "--realizations", "3", "--h", "0.3", "--executor", "serial",
                      "--out", str(tmp_path))
     assert study.ordered()
-    assert (tmp_path / "rve_size.png").read_bytes()[:4] == b"\x89PNG"
+    assert_picture(tmp_path / "rve_size.png")
     assert json.loads((tmp_path / "rve_size.json").read_text())["realizations"] == 3
 
 
@@ -62,26 +76,44 @@ def test_oscillating_coefficient(tmp_path, capsys):
     comparison = run_case("oscillating_coefficient.py", "--n", "16", "--out", str(tmp_path))
     assert comparison.ordered
     assert "mesh convergence" in capsys.readouterr().out
+    assert_picture(tmp_path / "convergence.png")
 
 
 def test_plate_with_hole(tmp_path, capsys):
     problem, steps, hill_mandel = run_case("plate_with_hole.py", "--out", str(tmp_path), "--h", "0.3", "--cell-h", "0.3",
                                            "--steps", "2", "--executor", "serial")
     assert [s.number for s in steps] == [1, 2] and hill_mandel.max() < 1e-8
-    assert (tmp_path / "macro.pvd").is_file() and (tmp_path / "plate_with_hole.png").stat().st_size > 10_000
+    assert (tmp_path / "macro.pvd").is_file()
+    assert_picture(tmp_path / "plate_with_hole.png")
     assert "Hill-Mandel: worst residual" in capsys.readouterr().out
+    report = (tmp_path / "report.md").read_text()  # the report of the run, with its figures
+    assert "| 2 | 1 |" in report
+    for name in ("macro_micro.png", "newton.png", "hill_mandel.png"):
+        assert f"(figures/{name})" in report
+        assert_picture(tmp_path / "figures" / name)
 
 
 @pytest.mark.parametrize("physics", ["conduction", "elasticity"])
-def test_fe2_converges_to_dns_as_the_cell_shrinks(physics):
+def test_fe2_converges_to_dns_as_the_cell_shrinks(physics, tmp_path):
     """||u_DNS - u_FE2|| = O(eps): the error halves with the cell size."""
-    errors, rate = run_case("fe2_vs_dns.py", "--physics", physics, "--cells", "2", "4", "8", "--cell-h", "0.15")
+    errors, rate = run_case("fe2_vs_dns.py", "--physics", physics, "--cells", "2", "4", "8", "--cell-h", "0.15",
+                            "--out", str(tmp_path))
     assert np.all(np.diff(errors) < 0)
     assert 0.8 < rate < 1.3, (errors, rate)
+    assert_picture(tmp_path / "fe2_vs_dns.png")
 
 
 def test_thermal(tmp_path):
     problem, steps, hill_mandel = run_case("thermal.py", "--out", str(tmp_path), "--h", "0.3", "--cell-h", "0.3",
                                            "--steps", "2", "--dT", "1.0")
     assert len(steps) == 2 and hill_mandel.max() < 1e-8
-    assert (tmp_path / "step_002" / "micro_0.vtu").is_file()
+    gradient = np.linalg.norm(problem.body.strain(steps[-1].field), axis=-1).max(axis=1)
+    assert (tmp_path / "step_002" / f"micro_{int(np.argmax(gradient))}.vtu").is_file()  # the steepest point's cell
+    assert_picture(tmp_path / "thermal.png")
+
+
+def test_voxel_image_figure(tmp_path):
+    """The voxel case's picture (its checks are in tests/test_voxel.py), on a coarser image."""
+    comparison = run_case("voxel_image.py", "--out", str(tmp_path), "--coarsen", "3")
+    assert comparison.ordered
+    assert_picture(tmp_path / "periodic_x.png")
