@@ -204,7 +204,7 @@ def bc_comparison(sizes, moduli, path, bounds=None, ylabel="effective modulus", 
     ax = axes[0]
     spare = iter(["tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"])
     for key, values in moduli.items():
-        values = list(values) if np.ndim(values) else [values]
+        values = list(values) if isinstance(values, (list, tuple, np.ndarray)) else [values]  # may be ragged
         if len(values) != len(sizes):
             raise ValueError(f"moduli[{key!r}] has {len(values)} entries for {len(sizes)} sizes")
         samples = [_vector(f"moduli[{key!r}] at size {s:g}", np.atleast_1d(v)) for s, v in zip(sizes, values)]
