@@ -9,7 +9,8 @@ tensor shear, not Voigt), vectors have 3 components ("x", "y", "z" or "magnitude
 drawn where an array is both point and cell data (the element values are the computed ones, the
 point values nodal averages). Units: the ``units`` argument (with or without brackets), else the
 file's field data ``<field>_unit`` (written by :class:`fe2.output.MacroWriter` with ``units``),
-else ``units.json`` of the run, else none. Errors: a missing file raises FileNotFoundError naming
+else ``units.json`` of the run, else none. ``warp`` scales the displacement of a deformed view; it is ignored for output without
+a displacement (conduction). Errors: a missing file raises FileNotFoundError naming
 it, a missing array ValueError listing the arrays present, a folder without macro.vtu
 FileNotFoundError saying that it is not a step folder.
 """
@@ -135,11 +136,14 @@ def _outline(pv, grid):
     return surface.extract_feature_edges()
 
 
-def _warped(grid, warp, source):
-    if not warp:
+def _warp_of(grid, warp):
+    """The warp factor that applies: none for output without displacement (conduction)."""
+    return float(warp) if warp and "displacement" in grid.point_data.keys() else 0.0
+
+
+def _warped(grid, warp):
+    if not _warp_of(grid, warp):
         return grid.copy()
-    if "displacement" not in grid.point_data.keys():
-        raise ValueError(f"cannot warp {source}: it has no point array 'displacement'; it has {arrays(grid)}")
     out = grid.copy()
     out.points = out.points + warp * np.asarray(grid.point_data["displacement"])
     return out
@@ -162,7 +166,8 @@ def _draw_macro(plotter, pv, grid, path, field, component, units, warp, prefix="
     """The macro field on the (warped) mesh with edges, the undeformed outline faintly; the warped grid."""
     data, label, where = values(grid, field, component, path)
     units = units or file_units(grid, field, path)
-    shown = _warped(grid, warp, path)
+    warp = _warp_of(grid, warp)
+    shown = _warped(grid, warp)
     name = _scalars(shown, data, label, where)
     plotter.add_mesh(shown, scalars=name, preference=where, cmap="viridis", show_edges=True, edge_color="gray",
                      scalar_bar_args=_bar(_title(prefix + label, units)))
@@ -180,6 +185,7 @@ def macro_field(vtu, png, field, component=None, units="", warp=0.0, title=None)
     grid = read(vtu)
     plotter = pv.Plotter(off_screen=True, window_size=(900, 760))
     shown = _draw_macro(plotter, pv, grid, vtu, field, component, units, warp)
+    warp = _warp_of(grid, warp)
     plotter.add_text(title or (Path(vtu).stem + (f" (displacement x{warp:g})" if warp else "")), font_size=10)
     _view(plotter, shown)
     return _screenshot(plotter, png)
@@ -236,6 +242,7 @@ def macro_and_micro(step_folder, png, field="plastic_strain", micro_field=None, 
     micro = read(found[element]) if element is not None else None
     plotter = pv.Plotter(off_screen=True, shape=(1, 2 if micro is not None else 1), window_size=WINDOW)
     shown = _draw_macro(plotter, pv, macro, macro_path, field, component, units, warp, prefix="macro ")
+    warp = _warp_of(macro, warp)
     plotter.add_text(f"{folder.name}: macro" + (f" (displacement x{warp:g})" if warp else ""), font_size=10)
     if micro is not None:
         if not 0 <= element < shown.n_cells:
@@ -272,7 +279,8 @@ def cell_field(vtu, png, field="stress", component="xx", warp=0.0, units=""):
     plotter.add_text(Path(vtu).stem, font_size=10)
     _view(plotter, shown)
     plotter.subplot(0, 1)
-    deformed = _warped(grid, warp, vtu)
+    warp = _warp_of(grid, warp)
+    deformed = _warped(grid, warp)
     if "phase" in grid.cell_data.keys():
         plotter.add_mesh(deformed, scalars="phase", preference="cell", show_edges=True, cmap="coolwarm",
                          show_scalar_bar=False)

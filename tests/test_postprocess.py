@@ -210,5 +210,10 @@ def test_cell_field(cell_vtu, tmp_path):
     assert pixels[:, :700].std() > 0.05 and pixels[:, 700:].std() > 0.05  # both panels drawn
     with pytest.raises(ValueError, match="unknown|give component"):
         render.cell_field(cell_vtu, tmp_path / "x.png", "stress", "qq")
+    # conduction output has no displacement: the warp is ignored, not an error
+    cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3), {"matrix": fe2.Conductor(1.0), "inclusion": fe2.Conductor(10.0)})
+    thermal = fe2.homogenize(cell).write_vtu(tmp_path / "thermal")[0]
+    png(render.cell_field(thermal, tmp_path / "flux.png", "flux", "magnitude", warp=0.5), (1400, 620))
+    png(render.macro_field(thermal, tmp_path / "temperature.png", "temperature", warp=20.0), (900, 760))
     with pytest.raises(FileNotFoundError, match="no such file"):
         cell_figure(tmp_path / "none.vtu", tmp_path / "x.png")
