@@ -60,7 +60,7 @@ def main(argv=None):
         print(f"macro: {mesh.t.shape[1]} elements, {problem.n} free DOFs, {mesh.t.shape[1]} cells")
 
         # 3. Load steps with output, checkpoints and cut-back.
-        writer = MacroWriter(args.out, micro_points=most_strained)
+        writer = MacroWriter(args.out, micro_points=most_strained, units={"stress": "GPa"})  # lengths: plate widths
         steps = problem.solve(args.steps, tol=1e-8, callback=writer, checkpoint=args.out / "checkpoint.pkl",
                               restart=args.restart)
 

@@ -175,14 +175,20 @@ def _figures(run_dir, out, record, steps, hill):
 def _warp(step_folder):
     """A displacement scale that makes the largest displacement 5 % of the macro mesh's extent."""
     try:
-        import meshio
-        mesh = meshio.read(step_folder / "macro.vtu")
-        u = np.asarray(mesh.point_data["displacement"])
-        extent = np.ptp(mesh.points, axis=0).max()
+        grid = _read(step_folder / "macro.vtu")
+        u = np.asarray(grid.point_data["displacement"])
+        extent = np.ptp(np.asarray(grid.points), axis=0).max()
         largest = np.linalg.norm(u, axis=1).max()
         return float(f"{0.05 * extent / largest:.1g}") if largest > 0 else 0.0
     except Exception:  # noqa: BLE001
         return 20.0
+
+
+def _read(path):
+    """A VTU file through VTK (pyvista): it keeps the string field data (units) meshio cannot read."""
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    import pyvista as pv
+    return pv.read(path)
 
 
 # --- tables ----------------------------------------------------------------------------------------
@@ -220,11 +226,9 @@ def _hill_mandel(run_dir, steps):
         values = centroids = None
         if path.is_file():
             try:
-                import meshio
-                mesh = meshio.read(path)
-                values = np.concatenate([np.asarray(block) for block in mesh.cell_data["hill_mandel"]])
-                connectivity = np.concatenate([block.data for block in mesh.cells])
-                centroids = mesh.points[connectivity].mean(axis=1)
+                grid = _read(path)
+                values = np.asarray(grid.cell_data["hill_mandel"], dtype=float)
+                centroids = np.asarray(grid.cell_centers().points)  # the record's centroids: means of the vertices
             except Exception:  # noqa: BLE001 - fall back to the record
                 values = None
         if values is not None and values.size:
