@@ -1,0 +1,152 @@
+"""A fine mesh nested in a coarse one: the fine elements of each coarse element, and patches.
+
+MsFEM works on two meshes of one 2D domain: coarse triangles or quadrilaterals, and a fine mesh
+whose elements each lie inside one coarse element (a refinement, or a phase mesh whose element
+edges follow the coarse edges). ``Partition`` finds the coarse parent of every fine element,
+checks that the fine mesh nests (every fine vertex inside its parent, every coarse vertex a fine
+node), and gives the oversampling patch of a coarse element: the fine elements whose centroids lie
+in the element scaled by a factor about its centroid, clipped to the domain.
+
+Coarse nodal functions ``shape_functions(V, x)``: barycentric coordinates on a triangle; on a
+quadrilateral the bilinear functions N = (1-s)(1-t), s(1-t), st, (1-s)t of the reference
+coordinates (s, t) in [0, 1]^2 of the vertices in their mesh order. Both extend beyond the element
+(affine, or through the inverse bilinear map), which is what oversampled boundary data needs.
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+class NestingError(ValueError):
+    """The fine mesh does not nest in the coarse mesh."""
+
+
+def _orientation(V):
+    """+1 or -1 per polygon (n, nv, 2): the sign of its area (vertices in cyclic order)."""
+    x, y = V[..., 0], V[..., 1]
+    area = np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)
+    return np.sign(area)
+
+
+def inside(V, x, tol):
+    """Whether points x (n, 2) lie in the convex polygons V (n, nv, 2), to a distance ``tol``."""
+    edge = np.roll(V, -1, axis=1) - V                                        # (n, nv, 2)
+    rel = x[:, None, :] - V
+    cross = edge[..., 0] * rel[..., 1] - edge[..., 1] * rel[..., 0]          # (n, nv)
+    length = np.linalg.norm(edge, axis=-1)
+    return np.all(cross * _orientation(V)[:, None] >= -tol * length, axis=1)
+
+
+def shape_functions(V, x):
+    """Coarse nodal functions of the element with vertices V (nv, 2) at points x (2, n): (nv, n)."""
+    V = np.asarray(V, dtype=float)
+    if len(V) == 3:
+        T = np.array([V[1] - V[0], V[2] - V[0]]).T
+        st = np.linalg.solve(T, x - V[0][:, None])
+        return np.vstack([1 - st.sum(axis=0), st])
+    # bilinear: x = V0 + (V1-V0) s + (V3-V0) t + (V2-V3-V1+V0) s t, inverted by Newton
+    a, b, c, d = V[0], V[1] - V[0], V[3] - V[0], V[2] - V[3] - V[1] + V[0]
+    J0 = np.array([b, c]).T
+    st = np.linalg.solve(J0, x - a[:, None])                                 # exact for parallelograms
+    for _ in range(30):
+        s, t = st
+        r = a[:, None] + np.outer(b, s) + np.outer(c, t) + np.outer(d, s * t) - x
+        if np.max(np.abs(r)) <= 1e-14 * np.abs(V).max():
+            break
+        J = np.empty((x.shape[1], 2, 2))
+        J[:, :, 0] = b + np.outer(t, d)
+        J[:, :, 1] = c + np.outer(s, d)
+        st = st - np.linalg.solve(J, r.T[..., None])[..., 0].T
+    s, t = st
+    return np.vstack([(1 - s) * (1 - t), s * (1 - t), s * t, (1 - s) * t])
+
+
+class Partition:
+    """The fine elements of each coarse element of a nested pair of 2D meshes.
+
+    ``parent[e]`` is the coarse element of fine element e, ``members(K)`` the fine elements of K (``counts[K]`` of them),
+    ``vertex_nodes[v]`` the fine node at coarse vertex v. Raises :class:`NestingError` naming the
+    first fine element (or coarse vertex) that does not nest."""
+
+    CHUNK = 200_000
+
+    def __init__(self, coarse, fine, tol=1e-9):
+        if coarse.dim() != 2 or fine.dim() != 2:
+            raise ValueError(f"MsFEM meshes must be 2D, got a {coarse.dim()}D coarse and a {fine.dim()}D fine mesh")
+        if coarse.t.shape[0] not in (3, 4):
+            raise ValueError(f"coarse elements must be triangles or quadrilaterals, got {type(coarse).__name__}")
+        self.coarse, self.fine = coarse, fine
+        self.scale = float(np.ptp(coarse.p, axis=1).max())
+        self.tol = tol * self.scale
+        self.vertices = np.ascontiguousarray(coarse.p[:, coarse.t].transpose(2, 1, 0))    # (nK, nv, 2)
+        self.centroids = self.vertices.mean(axis=1)                                         # (nK, 2)
+        self.radii = np.linalg.norm(self.vertices - self.centroids[:, None], axis=-1).max(axis=1)
+        self._tree = cKDTree(self.centroids)
+        self.parent = self._parents()
+        order = np.argsort(self.parent, kind="stable")
+        self._order = order
+        self._offsets = np.searchsorted(self.parent[order], np.arange(coarse.t.shape[1] + 1))
+        self.counts = np.diff(self._offsets)                                                 # fine elements per coarse element
+        self.vertex_nodes = self._vertex_nodes()
+
+    def members(self, K):
+        """The fine elements inside coarse element K."""
+        return self._order[self._offsets[K]:self._offsets[K + 1]]
+
+    def _parents(self):
+        fine, nK = self.fine, self.coarse.t.shape[1]
+        parent = np.full(fine.t.shape[1], -1)
+        k = min(nK, 12)
+        for start in range(0, fine.t.shape[1], self.CHUNK):
+            stop = min(start + self.CHUNK, fine.t.shape[1])
+            centroids = fine.p[:, fine.t[:, start:stop]].mean(axis=1).T                    # (m, 2)
+            _, candidates = self._tree.query(centroids, k=k)
+            candidates = candidates.reshape(len(centroids), -1)
+            found = np.full(len(centroids), -1)
+            for column in candidates.T:
+                open_ = found < 0
+                hit = open_ & inside(self.vertices[column], centroids, self.tol)
+                found[hit] = column[hit]
+            for i in np.flatnonzero(found < 0):  # far from every near centroid: test all elements
+                hits = np.flatnonzero(inside(self.vertices, np.repeat(centroids[i][None], nK, axis=0), self.tol))
+                if hits.size:
+                    found[i] = hits[0]
+                else:
+                    raise NestingError(f"fine element {start + i} (centroid {_at(centroids[i])}) lies in no coarse element: "
+                                       "the fine mesh covers more than the coarse mesh")
+            parent[start:stop] = found
+            # every vertex of a fine element must lie in its parent
+            for corner in range(fine.t.shape[0]):
+                points = fine.p[:, fine.t[corner, start:stop]].T
+                bad = ~inside(self.vertices[found], points, self.tol)
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    raise NestingError(f"fine element {start + i} crosses the edge of coarse element {found[i]}: its vertex "
+                                       f"{_at(points[i])} lies outside it. The fine mesh must nest in the coarse elements "
+                                       "(refine the coarse mesh, or mesh the fine phases with the coarse edges as lines)")
+        return parent
+
+    def _vertex_nodes(self):
+        distance, nodes = cKDTree(self.fine.p.T).query(self.coarse.p.T)
+        bad = distance > self.tol
+        if bad.any():
+            v = int(np.argmax(bad))
+            raise NestingError(f"coarse vertex {v} at {_at(self.coarse.p[:, v])} is not a node of the fine mesh "
+                               f"(nearest fine node {distance[v]:.3g} away)")
+        return nodes
+
+    def patch(self, K, factor):
+        """The fine elements of the oversampling patch of coarse element K: those whose centroids
+        lie in K scaled by ``factor`` (>= 1) about its centroid, clipped to the domain."""
+        if factor == 1:
+            return self.members(K)
+        near = self._tree.query_ball_point(self.centroids[K], factor * self.radii[K] + self.radii.max())
+        candidates = np.concatenate([self.members(J) for J in near])
+        enlarged = self.centroids[K] + factor * (self.vertices[K] - self.centroids[K])
+        centroids = self.fine.p[:, self.fine.t[:, candidates]].mean(axis=1).T
+        keep = inside(np.broadcast_to(enlarged, (len(candidates),) + enlarged.shape), centroids, self.tol)
+        return np.sort(candidates[keep])
+
+
+def _at(x):
+    return "(" + ", ".join(f"{v:.6g}" for v in x) + ")"
