@@ -134,7 +134,10 @@ class Executor:
 
     workers = 1
 
-    def map(self, function, items, *, label="tasks", progress=True):
+    def map(self, function, items, *, label="tasks", progress=True, total=None):
+        """[function(item) for item in items], in order. With ``total`` (the number of items) the
+        items are drawn from the iterable as they are needed instead of all at once, so a generator
+        of large tasks is never held in memory whole (serial and process executors)."""
         raise NotImplementedError
 
     def actor(self, cls, *args):
@@ -157,9 +160,10 @@ class Executor:
 class Serial(Executor):
     """In this process, one task after the other."""
 
-    def map(self, function, items, *, label="tasks", progress=True):
-        items = list(items)
-        bar = Progress(len(items), label, enabled=progress)
+    def map(self, function, items, *, label="tasks", progress=True, total=None):
+        if total is None:
+            items = list(items)
+        bar = Progress(len(items) if total is None else total, label, enabled=progress)
         results = []
         for item in items:
             results.append(function(item))
@@ -202,11 +206,19 @@ class Processes(Executor):
         self._actors.append(_Process(cls, args))
         return self._actors[-1]
 
-    def map(self, function, items, *, label="tasks", progress=True):
-        items = list(items)
-        bar = Progress(len(items), label, enabled=progress)
-        futures = [self._pool.submit(function, item) for item in items]
-        for _ in concurrent.futures.as_completed(futures):
+    def map(self, function, items, *, label="tasks", progress=True, total=None):
+        if total is None:
+            items = list(items)
+        bar = Progress(len(items) if total is None else total, label, enabled=progress)
+        items = iter(items)
+        futures, pending = [], set()
+        for item in items:  # at most two tasks per worker in flight: the generator is drawn as they finish
+            futures.append(self._pool.submit(function, item))
+            pending.add(futures[-1])
+            while len(pending) >= 2 * self.workers:
+                done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                bar.update(len(done))
+        for _ in concurrent.futures.as_completed(pending):
             bar.update()
         return [future.result() for future in futures]
 
@@ -237,7 +249,7 @@ class Dask(Executor):
         self.address = self._client.scheduler.address
         self.workers = len(self._client.scheduler_info()["workers"])
 
-    def map(self, function, items, *, label="tasks", progress=True):
+    def map(self, function, items, *, label="tasks", progress=True, total=None):
         from dask.distributed import as_completed
         items = list(items)
         bar = Progress(len(items), label, enabled=progress)
