@@ -126,7 +126,8 @@ class MsFEM:
                        for r in chunk]
         self.nodes = [self._own_nodes(K) for K in range(coarse.t.shape[1])]
         self.bases = [r[0] for r in results]                                              # (n_K * ncomp, m) each
-        self.load_rows = [r[2] for r in results]                                          # (m, n_K * ncomp) each
+        self.weights = [r[2] for r in results]                          # int_K N_a of each fine node a of K
+        self.tests = [r[3] for r in results] if self.petrov_galerkin else self.bases      # test functions at the nodes
         with timed(self.timings, "coarse assembly"):
             A_K = np.stack([r[1] for r in results])
             rows = np.repeat(self.element_dofs, self.m, axis=1)
@@ -190,7 +191,10 @@ class MsFEM:
     def solve(self, dirichlet=(), body_force=None):
         """The coarse solution for Dirichlet conditions (``fe2.macro.Dirichlet`` on named boundaries
         of the coarse mesh, imposed at its vertices) and a body force (a number per component, or a
-        function of x (2, n) returning (n,) or (ncomp, n)) evaluated at the fine nodes."""
+        function of x (2, n) returning (n,) or (ncomp, n)). The load (f, phi_i) is integrated from
+        the values of f at the fine nodes with the weights int_K N_a of their fine hat functions:
+        exact for a constant f, second-order accurate otherwise, and nothing per element but the
+        weights is kept for it."""
         start = time.perf_counter()
         fixed, values = self._dirichlet(dirichlet)
         if fixed.size == 0:
@@ -198,8 +202,9 @@ class MsFEM:
         F = np.zeros(self.ndofs)
         if body_force is not None:
             f = self._nodal(body_force, "body force")
-            for K, (nodes, rows) in enumerate(zip(self.nodes, self.load_rows)):  # F_K = T_K^T M_K f_K
-                F[self.element_dofs[K]] += rows @ f[(nodes[:, None] * self.ncomp + np.arange(self.ncomp)).ravel()]
+            for K, nodes in enumerate(self.nodes):  # F_K = sum_a T_K(x_a) f(x_a) int_K N_a (exact for constant f)
+                f_K = f[(nodes[:, None] * self.ncomp + np.arange(self.ncomp)).ravel()]
+                F[self.element_dofs[K]] += self.tests[K].T @ (self.weights[K] * f_K)
         free = np.setdiff1d(np.arange(self.ndofs), fixed)
         U = np.zeros(self.ndofs)
         U[fixed] = values
@@ -372,7 +377,8 @@ def _local_bases(task):
         f0, f1 = facet_offsets[k], facet_offsets[k + 1]
         data = dict(element_matrices=body.element_matrices[e0:element_offsets[k + 1]],
                     dofs=body.dofs[e0:element_offsets[k + 1]] - n0 * ncomp,
-                    mass=_mass(values, body.dx, e0 + np.flatnonzero(patch["own"]), ncomp),
+                    volumes=np.einsum("aeq,eq->ea", values[:, e0 + np.flatnonzero(patch["own"])],
+                                      body.dx[e0 + np.flatnonzero(patch["own"])]),
                     boundary=boundary[boundary_offsets[k]:boundary_offsets[k + 1]] - n0, facets=facets[:, f0:f1] - n0,
                     coefficient=(lambda elements, points, tangent, e0=e0:
                                  _tangential_coefficient(body, elements + e0, points, tangent)),
@@ -417,9 +423,8 @@ def _local_basis(settings, patch, data):
     # the element's own fine stiffness and mass (in its own node numbering)
     local = np.searchsorted(nodes, patch["t"][:, own])
     dofs = (local.T[:, :, None] * ncomp + np.arange(ncomp)).reshape(local.shape[1], -1)
-    dense = own_dofs.size <= DENSE
-    K_own = _matrix(data["element_matrices"][own], dofs, own_dofs.size, dense=dense)
-    M_own = _matrix(data["mass"], dofs, own_dofs.size, dense=dense)
+    K_own = _matrix(data["element_matrices"][own], dofs, own_dofs.size, dense=own_dofs.size <= DENSE)
+    weights = np.repeat(np.bincount(local.T.ravel(), weights=data["volumes"].ravel(), minlength=nodes.size), ncomp)
     if settings["petrov_galerkin"]:
         test = np.zeros_like(phi)
         N_own = shape_functions(V, patch["p"][:, nodes])
@@ -427,7 +432,7 @@ def _local_basis(settings, patch, data):
             test[c::ncomp, c::ncomp] = N_own.T
     else:
         test = phi
-    return phi, test.T @ (K_own @ phi), (M_own @ test).T
+    return phi, test.T @ (K_own @ phi), weights, (test if settings["petrov_galerkin"] else None)
 
 
 def _submesh(mesh_type, p, t, phase, phases, materials):
@@ -447,14 +452,6 @@ def _matrix(element_matrices, dofs, n, dense=False):
     rows = np.repeat(dofs, nloc, axis=1).ravel()
     cols = np.tile(dofs, (1, nloc)).ravel()
     return sp.csr_matrix((element_matrices.ravel(), (rows, cols)), shape=(n, n))
-
-
-def _mass(values, dx, elements, ncomp):
-    """Element mass matrices (interleaved vector DOFs) of the given elements from the basis values
-    (nloc, nel, nqp) and quadrature weights (nel, nqp)."""
-    phi = values[:, elements]
-    M = np.einsum("aeq,beq,eq->eab", phi, phi, dx[elements])
-    return np.kron(M, np.eye(ncomp)) if ncomp > 1 else M
 
 
 def _oscillatory(p, facets, facet_elements, coefficient, boundary, V, tol):
