@@ -11,7 +11,6 @@ full traceback, ``-q`` prints nothing but errors.
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import runpy
@@ -251,9 +250,8 @@ def _run(args, say):
         raise InputError(f"{case} has no main(argv) function; fe2 run needs a case script like those in cases/")
     say(f"fe2 run: {case} {' '.join(case_args)}")
     start = time.perf_counter()
-    sink = io.StringIO()
     saved_argv, sys.argv = sys.argv, [str(case), *case_args]  # the case's usage messages name the case
-    with contextlib.redirect_stdout(sink) if say.quiet else contextlib.nullcontext():
+    with _silenced() if say.quiet else contextlib.nullcontext():
         try:
             namespace["main"](case_args)
         except SystemExit as stop:  # the case's argparse: --help (0) or a usage error (2)
@@ -264,11 +262,29 @@ def _run(args, say):
         finally:
             sys.argv = saved_argv
     say(f"\nfe2 run: {case.name} finished in {time.perf_counter() - start:.1f} s; output in {out}")
-    if not args.no_report and (out / "run.json").is_file():
-        from .report import write_report
-        report = write_report(out)
+    record, report = out / "run.json", out / "report.md"
+    if not args.no_report and record.is_file():
+        if not (report.is_file() and report.stat().st_mtime >= record.stat().st_mtime):  # the case may write it
+            from .report import write_report
+            write_report(out)
         say(f"fe2 run: report in {report}")
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _silenced():
+    """Standard output off, at the file descriptor too: a default ``log=sys.stdout`` bound when a
+    function was defined (fe2.macro.Problem.solve) writes past contextlib.redirect_stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+            os.dup2(null.fileno(), 1)
+            yield
+            sys.stdout.flush()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _option(argv, name):

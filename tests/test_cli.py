@@ -184,3 +184,9 @@ def test_run_a_case(tmp_path, run_main):
     assert (tmp_path / "osc" / "summary.json").is_file() and (tmp_path / "osc" / "convergence.png").is_file()
     assert re.search(r"finished in [\d.]+ s; output in .*osc", result.stdout)
     assert not (tmp_path / "osc" / "report.md").exists()
+
+
+def test_run_quietly(tmp_path, run_main):
+    result = run_main("run", "-q", ROOT / "cases" / "oscillating_coefficient.py", "--n", "16", "--out", tmp_path)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+    assert (tmp_path / "summary.json").is_file()
