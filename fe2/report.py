@@ -36,7 +36,8 @@ def write_report(run_dir, out=None, figures=True):
         raise ValueError(f"{run_dir / FILE} records no converged step")
     out = Path(out) if out is not None else run_dir / "report.md"
     inputs = record["inputs"]
-    hill = _hill_mandel(run_dir, steps)
+    cells = any(law["law"] == "RVELaw" and not law.get("linear") for law in inputs["materials"].values())
+    hill = _hill_mandel(run_dir, steps) if cells else {}  # only cell-backed points have a Hill-Mandel residual
     lines = [f"# FE² run report: {run_dir.resolve().name}", ""]
     last = steps[-1]
     lines += [f"{len(steps)} converged step{'s' * (len(steps) != 1)} to load factor {last['load']:.4g}, "
@@ -145,8 +146,9 @@ def _figures(run_dir, out, record, steps, hill):
            lambda: render.macro_and_micro(step_folder, folder / "macro_micro.png", field=field, component=component,
                                           element=int(micro_elements[0]) if micro_elements else None, warp=warp),
            f"Step {last['number']} (load {last['load']:.4g}): macro {field}{' ' + component if component else ''}"
-           + (f" on the mesh displaced x{warp:.3g}" if warp else "") + "; right: the micro field of the cell at the "
-           "marked macro point (micro_<element>.vtu).")
+           + (f" on the mesh displaced x{warp:.3g}" if warp else "")
+           + ("; right: the micro field of the cell at the marked macro point (micro_<element>.vtu)." if micro_elements
+              else "."))
     micro = {}
     for s in steps:
         for element, entry in (s.get("micro points") or {}).items():
@@ -251,7 +253,8 @@ def _hill_mandel(run_dir, steps):
 def _hill_mandel_section(hill, steps):
     lines = ["## Hill-Mandel", ""]
     if not hill:
-        return lines + ["No Hill-Mandel residuals recorded (no cell-backed material points).", ""]
+        return lines + ["No cell-backed material point with a history: no Hill-Mandel residual to check "
+                        "(the hill_mandel arrays of the VTU files are 0).", ""]
     where = ", ".join(f"{v:.4g}" for v in hill["centroid"][:3])
     lines += [f"Worst Hill-Mandel residual over the run: **{hill['max']:.6e}** at step {hill['step']}, macro element "
               f"{hill['element']}, centroid ({where}) (from the {hill['source']} files).", ""]
