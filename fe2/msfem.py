@@ -35,6 +35,7 @@ Coarse DOFs are vertex * ncomp + component. Offline (the basis and the coarse ma
 """
 
 import dataclasses
+import gc
 import time
 from pathlib import Path
 
@@ -51,7 +52,7 @@ from .partition import NestingError, Partition, shape_functions  # noqa: F401  (
 from .timing import timed
 
 BOUNDARY = ("linear", "oversampling", "oscillatory")
-TASK_ELEMENTS = 50_000  # fine elements per task of local problems (bounds a task's memory)
+TASK_ELEMENTS = 20_000  # fine elements per task of local problems (bounds a task's memory)
 
 
 @dataclasses.dataclass
@@ -312,6 +313,8 @@ class MsFEM:
             dofs = (nodes[:, None] * ncomp + np.arange(ncomp)).ravel()
             u = np.concatenate([self.local_field(solution, K) for K in range(start, stop)])
             yield elements, Body(mesh, materials), dofs, u
+            del mesh
+            gc.collect()  # the chunk's scikit-fem objects hold reference cycles (see _local_bases)
             start = stop
 
     # --- output -----------------------------------------------------------------------------------
@@ -384,6 +387,10 @@ def _local_bases(task):
                                  _tangential_coefficient(body, elements + e0, points, tangent)),
                     facet_elements=facet_elements[f0:f1] - e0)
         results.append(_local_basis(settings, patch, data))
+    # scikit-fem meshes and mappings hold reference cycles, which the collector, counting objects
+    # rather than bytes, would otherwise leave for many tasks: free this task's element data now
+    del body, mesh, data
+    gc.collect()
     return results
 
 
