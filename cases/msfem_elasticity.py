@@ -14,7 +14,7 @@ its boundary and loaded by a uniform body force along x (the problem of cases/fe
 The table compares the three against DNS in relative L2 and energy norms (broken over the coarse
 elements for MsFEM); the figure shows u_x of each side by side; the VTU files open in ParaView.
 
-    python cases/msfem_elasticity.py [--cells 8] [--coarse 4] [--cell-h 0.1] [--out DIR]
+    python cases/msfem_elasticity.py [--cells 16] [--coarse 8] [--cell-h 0.1] [--out DIR]
 """
 
 import argparse
@@ -51,8 +51,8 @@ def energy_error(problem, u, reference):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=8, help="cells per side (eps = 1/cells)")
-    parser.add_argument("--coarse", type=int, default=4, help="MsFEM coarse elements per side (must divide --cells)")
+    parser.add_argument("--cells", type=int, default=16, help="cells per side (eps = 1/cells)")
+    parser.add_argument("--coarse", type=int, default=8, help="MsFEM coarse elements per side (must divide --cells)")
     parser.add_argument("--cell-h", type=float, default=0.1, help="micro mesh size (cell side 1)")
     parser.add_argument("--out", type=Path, default=Path("output/msfem_elasticity"))
     args = parser.parse_args(argv)
@@ -131,7 +131,7 @@ def _figure(fine, fields, path, coarse):
     for edge in coarse.facets.T:
         axes[-1].plot(*coarse.p[:, edge], color="white", lw=0.8)
     figure.colorbar(image, ax=axes, shrink=0.8, label="displacement u_x")
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=80)
     plt.close(figure)
     return Path(path)
 
