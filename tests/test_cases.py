@@ -69,6 +69,7 @@ def test_rve_size(tmp_path):
                      "--out", str(tmp_path))
     assert study.ordered()
     assert_picture(tmp_path / "rve_size.png")
+    assert_picture(tmp_path / "rve_size_bounds.png")
     assert json.loads((tmp_path / "rve_size.json").read_text())["realizations"] == 3
 
 
