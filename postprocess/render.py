@@ -223,7 +223,8 @@ def macro_and_micro(step_folder, png, field="plastic_strain", micro_field=None, 
                     component=None, micro_component=None):
     """One figure of an FE² step: left, the macro ``field`` on the mesh warped by ``warp`` x
     displacement with the chosen macro point marked (cyan); right, ``micro_field`` (default: the
-    same field if the cell has it, else von Mises, else the flux magnitude) on that point's cell
+    same field if the cell has it, else von Mises, else the flux magnitude; ``micro_component``
+    default: ``component`` when the micro field is the macro one) on that point's cell
     (``micro_<element>.vtu``; ``element`` default: the first one written). Colour bars carry units
     (``units`` for the macro field, else from the files). Without micro files only the macro panel
     is drawn. Returns the PNG path."""
@@ -252,6 +253,8 @@ def macro_and_micro(step_folder, png, field="plastic_strain", micro_field=None, 
         _view(plotter, shown)
         plotter.subplot(0, 1)
         name = micro_field or _default_micro_field(micro, field)
+        if micro_component is None and name == field:  # the macro field on the cell: the same component
+            micro_component = component
         data, label, where = values(micro, name, micro_component, found[element])
         cell = micro.copy()
         plotter.add_mesh(cell, scalars=_scalars(cell, data, label, where), preference=where, cmap="inferno",

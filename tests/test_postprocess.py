@@ -185,6 +185,8 @@ def test_macro_and_micro(step_folder, tmp_path):
     other = png(render.macro_and_micro(step_folder, tmp_path / "mm5.png", field="stress", component="xy",
                                        micro_field="stress", micro_component="xy", element=5, warp=0.0), (1400, 620))
     assert np.abs(first - other).max() > 0.5
+    # a tensor field on both panels: the micro component defaults to the macro one (the report of an elastic run)
+    png(render.macro_and_micro(step_folder, tmp_path / "sxx.png", field="stress", component="xx"), (1400, 620))
     # the chosen macro point is marked in cyan on the left panel only
     cyan = (first[..., 0] < 0.3) & (first[..., 1] > 0.7) & (first[..., 2] > 0.7)
     assert cyan[:, :700].sum() > 20 and cyan[:, 700:].sum() == 0
