@@ -162,15 +162,17 @@ def _figures(run_dir, out, record, steps, hill):
            "Relative residual norm per Newton iteration: macro steps" + (" (left) and the micro Newton of the "
            "cells whose fields were written, at the converged macro iteration (right)" if micro else "")
            + ". Quadratic convergence: each residual about the square of the one before.")
-    if hill.get("per_step"):
-        number = hill["step"]
-        values, centroids = hill["per_step"][number]
+    per_step = hill.get("per_step") or {}
+    if per_step:  # the worst step's VTU may be gone (its value then comes from run.json): the worst step read
+        number = hill["step"] if hill["step"] in per_step else max(per_step, key=lambda n: per_step[n][0].max())
+        values, centroids = per_step[number]
         figure("Hill-Mandel residuals",
                lambda: plots.hill_mandel(values, folder / "hill_mandel.png",
                                          centroids=centroids[:, :2] if centroids is not None else None,
                                          title=f"Hill-Mandel residuals, step {number}"),
                f"Relative Hill-Mandel residual |<s:e> - <s>:<e>| / |<s>:<e>| of every macro element's cell at step "
-               f"{number}, the step holding the worst one: histogram and map.")
+               f"{number}, " + ("the step holding the worst one" if number == hill["step"] else
+                                "the worst step whose VTU file could be read") + ": histogram and map.")
     return lines
 
 

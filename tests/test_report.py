@@ -126,6 +126,21 @@ def test_fe2_report_rebuilds_it(run, tmp_path):
     assert all((copy / "figures" / name).is_file() for name in ("macro_micro.png", "newton.png", "hill_mandel.png"))
 
 
+def test_worst_step_without_its_vtu_file(run, tmp_path):
+    """The worst step's macro.vtu deleted: its residual comes from run.json, the report is still written
+    with the Hill-Mandel figure of a step whose file is there."""
+    folder, problem, steps, report = run
+    line = next(line for line in section(report.read_text(), "Hill-Mandel") if line.startswith("Worst"))
+    step = int(re.search(r"at step (\d+)", line).group(1))
+    copy = tmp_path / "run"
+    shutil.copytree(folder, copy)
+    (copy / f"step_{step:03d}" / "macro.vtu").unlink()
+    text = write_report(copy).read_text()
+    again = next(line for line in section(text, "Hill-Mandel") if line.startswith("Worst"))
+    assert again.split(", centroid")[0] == line.split(", centroid")[0] and "run.json" in again
+    assert "figures/hill_mandel.png" in text and "Hill-Mandel residuals: not drawn" not in text
+
+
 def test_restart_truncates_the_record(run, tmp_path):
     """A step number that does not follow the last recorded one (a restart from an earlier
     checkpoint) drops the recorded steps from there; step 1 starts a new record."""
