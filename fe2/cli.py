@@ -299,6 +299,7 @@ def _option(argv, name):
 
 # --- fe2 report -----------------------------------------------------------------------------------------
 def _report(args, say):
+    from .record import load
     from .report import write_report
 
     run_dir = args.run_dir
@@ -309,6 +310,13 @@ def _report(args, say):
     if not (run_dir / "run.json").is_file():
         raise InputError(f"{run_dir} is not an fe2 run folder: it has no run.json (written by "
                          "fe2.output.MacroWriter during a macro run)")
+    try:
+        record = load(run_dir)
+    except ValueError as error:  # not JSON
+        raise InputError(str(error)) from None
+    if not isinstance(record, dict) or not isinstance(record.get("inputs"), dict) or not record.get("steps"):
+        raise InputError(f"{run_dir / 'run.json'} is not a run record with converged steps (it needs 'inputs' and "
+                         "a non-empty 'steps')")
     report = write_report(run_dir, out=args.out, figures=not args.no_figures)
     say(f"wrote {report}")
     return EXIT_OK

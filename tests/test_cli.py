@@ -167,6 +167,10 @@ def test_verbose_shows_the_traceback(tmp_path, run_main):
 def test_report_errors(tmp_path, run_main):
     assert_input_error(fe2_cli("report", tmp_path / "no_such_run"), "run folder not found", "no_such_run")
     assert_input_error(run_main("report", tmp_path), "is not an fe2 run folder", "run.json")
+    for text, words in [("{oops", ["is not a valid run record"]), ('{"steps": []}', ["with converged steps"]),
+                        ("[1, 2]", ["with converged steps"])]:
+        (tmp_path / "run.json").write_text(text)
+        assert_input_error(run_main("report", tmp_path), "run.json", *words)
 
 
 def test_run_errors(tmp_path, run_main):
