@@ -83,6 +83,9 @@ class MacroWriter:
     def __call__(self, step, u, states, problem):
         body = problem.body
         folder = self.folder / f"step_{step.number:03d}"
+        if step.number == 1:  # a new run: no micro series or units of an earlier run in this folder may remain
+            for stale in ("micro.pvd", "units.json"):
+                (self.folder / stale).unlink(missing_ok=True)
         if len(self.entries) != step.number - 1:  # a restarted run: the series up to the checkpoint
             self.entries = [(load, f"step_{k + 1:03d}/macro.vtu") for k, load in enumerate(_series_loads(self.folder))][:step.number - 1]
             self.micro_entries = [entry for entry in read_pvd(self.folder / "micro.pvd") if _step_of(entry[1]) < step.number]

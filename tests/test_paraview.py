@@ -159,6 +159,7 @@ def test_micro_scale_is_a_positive_fraction(run, tmp_path):
     with pytest.raises(ValueError, match="micro_scale"):
         MacroWriter(tmp_path, micro_scale=0)
     _, problem, steps, _ = run
+    (tmp_path / "units.json").write_text('{"macro": {"stress": "GPa"}}')  # of an earlier run in the folder
     MacroWriter(tmp_path, micro_points=[3], micro_scale=0.5)(steps[0], steps[0].field, problem.states, problem)
     placed = pv.read(tmp_path / "step_001" / "placed_micro_3.vtu")
     low, high = np.reshape(placed.bounds, (3, 2)).T
