@@ -203,22 +203,38 @@ def _rates(residuals, count=2):
     return rates
 
 
+def observed_order(residuals, floor=1e-12):
+    """The observed order of convergence of the last Newton iterations,
+    q = log(r_k / r_(k-1)) / log(r_(k-1) / r_(k-2)), from the last three residuals above ``floor``
+    (residuals at round-off say nothing about the rate): 2 for quadratic, 1 for linear convergence;
+    NaN when fewer than three residuals are above the floor."""
+    r = np.asarray([v for v in residuals if v > floor], dtype=float)
+    if len(r) < 3 or r[-2] == r[-3]:
+        return float("nan")
+    return float(np.log(r[-1] / r[-2]) / np.log(r[-2] / r[-3]))
+
+
 def _convergence(steps, inputs):
     micro = any(s.get("micro iterations") for s in steps)
     lines = ["## Convergence", "",
              "Iterations: macro Newton updates (the residual list minus the initial residual); rate: "
-             "r_k / r_(k-1)^2 of the last two iterations, bounded (not growing) when the convergence is quadratic.", "",
-             "| step | load | iterations | final residual | rate r_k/r_(k-1)^2 | cut-backs | "
+             "r_k / r_(k-1)^2 of the last two iterations, bounded (not growing) when the convergence is quadratic; "
+             "order: q = log(r_k/r_(k-1)) / log(r_(k-1)/r_(k-2)) over the last residuals above 1e-12 (2 = quadratic).", "",
+             "| step | load | iterations | final residual | rate r_k/r_(k-1)^2 | order | cut-backs | "
              + ("micro iterations max / mean | " if micro else "") + "seconds |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | " + ("---: | " if micro else "") + "---: |"]
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | " + ("---: | " if micro else "") + "---: |"]
     for s in steps:
         rates = ", ".join(f"{v:.2g}" for v in _rates(s["residuals"])) or "-"
         mi = s.get("micro iterations")
         micro_cell = (f"{mi['max']} / {mi['mean']:.2f} | " if mi else "- | ") if micro else ""
         lines.append(f"| {s['number']} | {s['load']:.4g} | {s['iterations']} | {s['residuals'][-1]:.2e} | {rates} | "
-                     f"{s['cutbacks']} | {micro_cell}{s['seconds']:.2f} |")
+                     f"{_format_order(observed_order(s['residuals']))} | {s['cutbacks']} | {micro_cell}{s['seconds']:.2f} |")
     lines.append("")
     return lines
+
+
+def _format_order(q):
+    return "-" if np.isnan(q) else f"{q:.2f}"
 
 
 def _hill_mandel(run_dir, steps):

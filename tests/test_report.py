@@ -160,3 +160,10 @@ def test_report_errors(tmp_path):
         write_report(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="is not an fe2 run folder: it has no run.json"):
         write_report(tmp_path)
+
+
+def test_observed_order():
+    from fe2.report import observed_order
+    assert observed_order([1.0, 1e-2, 1e-4, 1e-8, 1e-16]) == pytest.approx(2.0)    # quadratic, round-off ignored
+    assert observed_order([1.0, 0.5, 0.25, 0.125]) == pytest.approx(1.0)          # linear
+    assert np.isnan(observed_order([1.0, 1e-15]))
