@@ -936,7 +936,6 @@ def load_mesh(path):
     if the file cannot be read as a mesh or has no named subdomains.
     """
     import meshio
-    import skfem
     from skfem.io.meshio import from_meshio
 
     path = os.fspath(path)

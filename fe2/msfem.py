@@ -13,7 +13,9 @@ equation on a patch S ⊇ K
 
     -div(A grad psi_j) = 0 in S,   psi_j = N_j on the boundary of S,
 
-where N_j are the coarse nodal functions of K (barycentric, or bilinear), extended to S:
+where N_j are the nodal functions of S: those of K (barycentric, or bilinear) at the point scaled
+back into K about its centroid, N_j(c + (x - c)/oversampling) (for S = K, N_j itself; on triangles
+and parallelograms they span the same space as N_j extended, so the recombined basis is the same):
 
 * ``"linear"``: S = K (Hou & Wu 1997). The basis is conforming; its boundary layers cause the
   resonance error of order eps/H.
@@ -175,7 +177,7 @@ class MsFEM:
     def _tasks(self, workers):
         """The local problems of each chunk, self-contained (patch meshes, laws, coarse vertices)."""
         settings = dict(mesh_type=type(self.fine), materials=self.materials, phases=self.phases, boundary=self.boundary,
-                        petrov_galerkin=self.petrov_galerkin, ncomp=self.ncomp)
+                        petrov_galerkin=self.petrov_galerkin, ncomp=self.ncomp, factor=self.factor)
         fine, partition = self.fine, self.partition
         for chunk in self._chunks(workers):
             patches = []
@@ -355,9 +357,17 @@ DENSE = 150  # local problems with fewer DOFs are solved with dense LAPACK (meas
 
 
 def _local_bases(task):
-    """(basis, coarse element matrix, load rows) of each patch of a chunk. The patches are put side
-    by side in one mesh (no shared nodes), so that one Body computes every element matrix at once."""
-    settings, patches = task
+    """(basis, coarse element matrix, load weights, test functions) of each patch of a chunk."""
+    results = _solve_patches(*task)
+    # scikit-fem meshes and mappings hold reference cycles, which the collector, counting objects
+    # rather than bytes, would otherwise leave alive for many tasks: free this task's element data now
+    gc.collect()
+    return results
+
+
+def _solve_patches(settings, patches):
+    """The local problems of the patches, put side by side in one mesh (no shared nodes) so that one
+    Body computes every element matrix at once."""
     ncomp = settings["ncomp"]
     node_offsets = np.cumsum([0] + [patch["p"].shape[1] for patch in patches])
     element_offsets = np.cumsum([0] + [patch["t"].shape[1] for patch in patches])
@@ -387,10 +397,6 @@ def _local_bases(task):
                                  _tangential_coefficient(body, elements + e0, points, tangent)),
                     facet_elements=facet_elements[f0:f1] - e0)
         results.append(_local_basis(settings, patch, data))
-    # scikit-fem meshes and mappings hold reference cycles, which the collector, counting objects
-    # rather than bytes, would otherwise leave for many tasks: free this task's element data now
-    del body, mesh, data
-    gc.collect()
     return results
 
 
@@ -403,7 +409,10 @@ def _local_basis(settings, patch, data):
     if settings["boundary"] == "oscillatory":
         N = _oscillatory(patch["p"], data["facets"], data["facet_elements"], data["coefficient"], boundary, V, patch["tol"])
     else:
-        N = shape_functions(V, patch["p"][:, boundary])                               # (nv, nb)
+        # the nodal functions of the patch S (K scaled about its centroid): the extension of K's
+        # bilinear functions through the inverse map has no meaning far outside a distorted quad
+        c = V.mean(axis=0)[:, None]
+        N = shape_functions(V, c + (patch["p"][:, boundary] - c) / settings["factor"])  # (nv, nb)
     m = len(V) * ncomp
     fixed = (boundary[:, None] * ncomp + np.arange(ncomp)).ravel()
     G = np.zeros((fixed.size, m))                                                     # psi_(i,c) = N_i e_c on the boundary

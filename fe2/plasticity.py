@@ -17,8 +17,6 @@ tangent is returned. :meth:`J2Plasticity.stress_3d` gives the full 3D stress (e.
 
 import numpy as np
 
-from . import notation
-
 __all__ = ["J2Plasticity", "NonlinearConductor", "ReturnMappingError"]
 
 _SQRT32 = np.sqrt(1.5)

@@ -111,7 +111,7 @@ class SizeStudy:
 
     def table(self, confidence=0.95):
         statistics = self.statistics(confidence)
-        lines = [f"size [diameters] | " + " | ".join(f"{bc:>28s}" for bc in CONDITIONS) + " | spread (kubc-subc)/periodic"]
+        lines = ["size [diameters] | " + " | ".join(f"{bc:>28s}" for bc in CONDITIONS) + " | spread (kubc-subc)/periodic"]
         for i, size in enumerate(self.sizes):
             cells = [f"{s['mean'][i]:10.5f} ± {s['ci'][i]:8.5f} (sd {s['std'][i]:7.5f})" for s in (statistics[bc] for bc in CONDITIONS)]
             spread = (statistics["kubc"]["mean"][i] - statistics["subc"]["mean"][i]) / statistics["periodic"]["mean"][i]

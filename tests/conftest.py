@@ -27,6 +27,19 @@ def materials(physics, soft="matrix", stiff="inclusion"):
     return {soft: SOFT, stiff: STIFF}
 
 
+def plate(cell_h=0.3, pull=0.005):
+    """The flagship FE² problem at test size: a quarter plate with a hole (h = 0.3) whose points are
+    J2 cells (aluminium around a ceramic fiber, cell mesh ``cell_h``), pulled by ``pull`` on the right."""
+    from fe2.macro import Dirichlet, Problem
+    cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=cell_h, phases=("matrix", "fiber")),
+                    {"matrix": fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0),
+                     "fiber": fe2.Isotropic(E=400.0, nu=0.2)})
+    mesh = fe2.geometry.plate_with_hole(width=1.0, radius=0.3, h=0.3)
+    return Problem(mesh, {"plate": fe2.RVELaw(cell, "periodic")}, dirichlet=[
+        Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
+        Dirichlet("right", pull, components=(0,))])
+
+
 @pytest.fixture(scope="session")
 def inclusion_mesh():
     return fe2.geometry.inclusion(0.3, h=0.08)

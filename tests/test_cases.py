@@ -30,7 +30,7 @@ def assert_picture(path, min_bytes=10_000):
 
 
 def test_fiber_composite(tmp_path, capsys):
-    comparison = run_case("fiber_composite.py", "--out", str(tmp_path), "--h", "0.08", "--order", "1")
+    run_case("fiber_composite.py", "--out", str(tmp_path), "--h", "0.08", "--order", "1")
     out = capsys.readouterr().out
     assert "reuss <= subc <= periodic <= kubc <= voigt: holds" in out
     assert len(list(tmp_path.glob("*.vtu"))) == 9

@@ -10,9 +10,10 @@ import pytest
 
 import fe2
 from fe2.io import read_pvd
-from fe2.macro import Dirichlet, Problem
 from fe2.notation import from_mandel, to_mandel
 from fe2.output import MacroWriter
+
+from conftest import plate
 
 pv = pytest.importorskip("pyvista")
 
@@ -20,14 +21,6 @@ UNITS = {"length": "mm", "stress": "GPa"}
 MICRO = [0, 7]
 
 
-def plate():
-    cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3, phases=("matrix", "fiber")),
-                    {"matrix": fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0),
-                     "fiber": fe2.Isotropic(E=400.0, nu=0.2)})
-    mesh = fe2.geometry.plate_with_hole(width=1.0, radius=0.3, h=0.3)
-    return Problem(mesh, {"plate": fe2.RVELaw(cell)}, dirichlet=[
-        Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
-        Dirichlet("right", 0.005, components=(0,))])
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import fe2
-from fe2.macro import Dirichlet, Problem, Step
+from fe2.macro import Step
 from fe2.output import MacroWriter
+
+from conftest import plate
 
 pv = pytest.importorskip("pyvista")
 from postprocess import plots, render  # noqa: E402
@@ -40,12 +42,7 @@ def png(path, size=None):
 def step_folder(tmp_path_factory):
     """One yielded step of a tiny FE² plate, with units and micro fields of two elements."""
     folder = tmp_path_factory.mktemp("fe2_step")
-    cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3, phases=("matrix", "fiber")),
-                    {"matrix": fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0),
-                     "fiber": fe2.Isotropic(E=400.0, nu=0.2)})
-    problem = Problem(fe2.geometry.plate_with_hole(width=1.0, radius=0.3, h=0.3), {"plate": fe2.RVELaw(cell)}, dirichlet=[
-        Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
-        Dirichlet("right", 0.005, components=(0,))])
+    problem = plate()
     problem.solve(1, log=None, callback=MacroWriter(folder, micro_points=[0, 5], units={"length": "mm", "stress": "GPa"}))
     return folder / "step_001"
 

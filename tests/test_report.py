@@ -14,23 +14,18 @@ import numpy as np
 import pytest
 
 import fe2
-from fe2.macro import Dirichlet, Problem
 from fe2.output import MacroWriter, most_strained
 from fe2.record import record_step
 from fe2.report import write_report
+
+from conftest import plate
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """The flagship problem at its test size: plate with a hole (h = 0.3), J2 cell (h = 0.3), 2 steps, serial."""
     folder = tmp_path_factory.mktemp("plate")
-    cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3, phases=("matrix", "fiber")),
-                    {"matrix": fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0),
-                     "fiber": fe2.Isotropic(E=400.0, nu=0.2)})
-    law = fe2.RVELaw(cell, "periodic")
-    problem = Problem(fe2.geometry.plate_with_hole(width=1.0, radius=0.3, h=0.3), {"plate": law}, dirichlet=[
-        Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
-        Dirichlet("right", 0.004, components=(0,))])
+    problem = plate(pull=0.004)
     steps = problem.solve(2, callback=MacroWriter(folder, micro_points=most_strained), log=None)
     return folder, problem, steps, write_report(folder)
 
