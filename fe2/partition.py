@@ -4,13 +4,17 @@ MsFEM works on two meshes of one 2D domain: coarse triangles or quadrilaterals, 
 whose elements each lie inside one coarse element (a refinement, or a phase mesh whose element
 edges follow the coarse edges). ``Partition`` finds the coarse parent of every fine element,
 checks that the fine mesh nests (every fine vertex inside its parent, every coarse vertex a fine
-node), and gives the oversampling patch of a coarse element: the fine elements whose centroids lie
-in the element scaled by a factor about its centroid, clipped to the domain.
+node, and the fine elements fill each coarse element: their areas add up to its area), and gives
+the oversampling patch of a coarse element: the fine elements whose centroids lie in the element
+scaled by a factor about its centroid, clipped to the domain.
 
 Coarse nodal functions ``shape_functions(V, x)``: barycentric coordinates on a triangle; on a
 quadrilateral the bilinear functions N = (1-s)(1-t), s(1-t), st, (1-s)t of the reference
-coordinates (s, t) in [0, 1]^2 of the vertices in their mesh order. Both extend beyond the element
-(affine, or through the inverse bilinear map), which is what oversampled boundary data needs.
+coordinates (s, t) in [0, 1]^2 of the vertices in their mesh order, the bilinear map inverted in
+closed form (the root of its quadratic nearest [0, 1]^2). Barycentric coordinates extend affinely
+beyond the element; the bilinear ones only near a convex element (beyond a fold of the map they
+are continued by the double root), so oversampled boundary data evaluate them at points scaled
+back into the element.
 """
 
 import numpy as np
@@ -21,11 +25,15 @@ class NestingError(ValueError):
     """The fine mesh does not nest in the coarse mesh."""
 
 
-def _orientation(V):
-    """+1 or -1 per polygon (n, nv, 2): the sign of its area (vertices in cyclic order)."""
+def _area(V):
+    """Signed area per polygon (n, nv, 2) (vertices in cyclic order)."""
     x, y = V[..., 0], V[..., 1]
-    area = np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)
-    return np.sign(area)
+    return 0.5 * np.sum(x * np.roll(y, -1, axis=-1) - np.roll(x, -1, axis=-1) * y, axis=-1)
+
+
+def _orientation(V):
+    """+1 or -1 per polygon (n, nv, 2): the sign of its area."""
+    return np.sign(_area(V))
 
 
 def inside(V, x, tol):
@@ -44,20 +52,32 @@ def shape_functions(V, x):
         T = np.array([V[1] - V[0], V[2] - V[0]]).T
         st = np.linalg.solve(T, x - V[0][:, None])
         return np.vstack([1 - st.sum(axis=0), st])
-    # bilinear: x = V0 + (V1-V0) s + (V3-V0) t + (V2-V3-V1+V0) s t, inverted by Newton
+    # bilinear: x = V0 + b s + c t + d s t, inverted in closed form. With w = x - V0, crossing
+    # w - b s = t (c + d s) with c + d s gives (b x d) s^2 + (b x c - w x d) s - w x c = 0; of its
+    # two roots the one nearer [0, 1]^2 is taken (unique inside a convex element; Newton from an
+    # affine guess can land on the other root even inside a distorted one)
+    cross = lambda u, v: u[0] * v[1] - u[1] * v[0]  # noqa: E731
     a, b, c, d = V[0], V[1] - V[0], V[3] - V[0], V[2] - V[3] - V[1] + V[0]
-    J0 = np.array([b, c]).T
-    st = np.linalg.solve(J0, x - a[:, None])                                 # exact for parallelograms
-    for _ in range(30):
-        s, t = st
-        r = a[:, None] + np.outer(b, s) + np.outer(c, t) + np.outer(d, s * t) - x
-        if np.max(np.abs(r)) <= 1e-14 * np.abs(V).max():
-            break
-        J = np.empty((x.shape[1], 2, 2))
-        J[:, :, 0] = b + np.outer(t, d)
-        J[:, :, 1] = c + np.outer(s, d)
-        st = st - np.linalg.solve(J, r.T[..., None])[..., 0].T
+    w = x - a[:, None]
+    A, B, C = cross(b, d), cross(b, c) - cross(w, d), -cross(w, c)
+    q = -0.5 * (B + np.copysign(np.sqrt(np.maximum(B**2 - 4 * A * C, 0.0)), B))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roots = np.stack([C / q, q / A])                                                 # (2, n); C/q: the linear root if A = 0
+        roots = np.where(np.isfinite(roots), roots, np.inf)
+        g = c[:, None, None] + d[:, None, None] * roots                                 # c + d s, (2, 2, n)
+        ts = np.sum((w[:, None] - b[:, None, None] * roots) * g, axis=0) / np.sum(g**2, axis=0)
+    distance = np.maximum(np.abs(roots - 0.5), np.abs(np.nan_to_num(ts, nan=np.inf) - 0.5))
+    pick = np.argmin(distance, axis=0)[None]
+    st = np.vstack([np.take_along_axis(roots, pick, 0), np.take_along_axis(ts, pick, 0)])
     s, t = st
+    # outside the element, beyond a fold of the map, there is no real root: the double root (where
+    # the discriminant is clipped to 0) continues the functions continuously; inside, check the root
+    size = np.ptp(V, axis=0).max()
+    residual = np.abs(a[:, None] + np.outer(b, s) + np.outer(c, t) + np.outer(d, s * t) - x)[:, inside(
+        np.broadcast_to(V, (x.shape[1],) + V.shape), x.T, 1e-9 * size)]
+    if residual.size and not residual.max() <= 1e-9 * (size + np.abs(V).max()):
+        raise ValueError(f"the bilinear map of the quadrilateral {V.tolist()} cannot be inverted inside it "
+                         f"(residual {residual.max():.3g}): is it convex?")
     return np.vstack([(1 - s) * (1 - t), s * (1 - t), s * t, (1 - s) * t])
 
 
@@ -66,7 +86,7 @@ class Partition:
 
     ``parent[e]`` is the coarse element of fine element e, ``members(K)`` the fine elements of K (``counts[K]`` of them),
     ``vertex_nodes[v]`` the fine node at coarse vertex v. Raises :class:`NestingError` naming the
-    first fine element (or coarse vertex) that does not nest."""
+    first fine element (or coarse element with a gap, or coarse vertex) that does not nest."""
 
     CHUNK = 200_000
 
@@ -96,6 +116,7 @@ class Partition:
     def _parents(self):
         fine, nK = self.fine, self.coarse.t.shape[1]
         parent = np.full(fine.t.shape[1], -1)
+        covered = np.zeros(nK)  # area of the fine elements of each coarse element
         k = min(nK, 12)
         for start in range(0, fine.t.shape[1], self.CHUNK):
             stop = min(start + self.CHUNK, fine.t.shape[1])
@@ -115,6 +136,7 @@ class Partition:
                     raise NestingError(f"fine element {start + i} (centroid {_at(centroids[i])}) lies in no coarse element: "
                                        "the fine mesh covers more than the coarse mesh")
             parent[start:stop] = found
+            covered += np.bincount(found, np.abs(_area(fine.p[:, fine.t[:, start:stop]].transpose(2, 1, 0))), minlength=nK)
             # every vertex of a fine element must lie in its parent
             for corner in range(fine.t.shape[0]):
                 points = fine.p[:, fine.t[corner, start:stop]].T
@@ -124,6 +146,15 @@ class Partition:
                     raise NestingError(f"fine element {start + i} crosses the edge of coarse element {found[i]}: its vertex "
                                        f"{_at(points[i])} lies outside it. The fine mesh must nest in the coarse elements "
                                        "(refine the coarse mesh, or mesh the fine phases with the coarse edges as lines)")
+        # nested elements inside each coarse element must also fill it: no gap, no overlap
+        area = np.abs(_area(self.vertices))
+        perimeter = np.linalg.norm(np.roll(self.vertices, -1, axis=1) - self.vertices, axis=-1).sum(axis=1)
+        bad = np.abs(covered - area) > 1e-9 * area + self.tol * perimeter
+        if bad.any():
+            K = int(np.argmax(bad))
+            raise NestingError(f"the fine elements of coarse element {K} cover an area of {covered[K]:.6g}, not its "
+                               f"{area[K]:.6g}: the fine mesh has a gap (or overlapping elements) there; it must fill "
+                               "the coarse mesh")
         return parent
 
     def _vertex_nodes(self):

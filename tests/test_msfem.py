@@ -166,6 +166,75 @@ def test_elasticity_reproduces_rigid_motions(boundary):
         np.testing.assert_allclose(space.local_field(solution, K), motion(fine.p[:, space.nodes[K]]).T.ravel(), atol=1e-12)
 
 
+def test_petrov_galerkin_tests_with_the_coarse_nodal_functions():
+    """a(phi_j, N_i) and (f, N_i), checked against the fine stiffness and the coarse FEM load: with
+    linear data the matrix is the Galerkin one (phi_j is a-harmonic in K and N_i - phi_i vanishes
+    on its boundary); with oversampled data it is not symmetric, and the solve satisfies it."""
+    from fe2.body import Body
+    from fe2.partition import shape_functions
+
+    coarse, fine, law = grid(4), grid(32), fe2.Conductor(wavy)
+    bcs = [Dirichlet(name, 0.0) for name in SIDES]
+    load = skfem.asm(skfem.LinearForm(lambda v, w: v), skfem.Basis(coarse, skfem.ElementQuad1()))  # int N_i
+    body = Body(fine, law)
+    galerkin = MsFEM(coarse, fine, law, boundary="linear")
+    for boundary in ("linear", "oversampling"):
+        space = MsFEM(coarse, fine, law, boundary=boundary, petrov_galerkin=True)
+        expected = np.zeros((space.ndofs, space.ndofs))
+        for K, nodes in enumerate(space.nodes):
+            members = space.partition.members(K)
+            local = np.searchsorted(nodes, fine.t[:, members]).T
+            stiffness = np.zeros((nodes.size, nodes.size))
+            np.add.at(stiffness, (local[:, :, None], local[:, None, :]), body.element_matrices[members])
+            N = shape_functions(space.partition.vertices[K], fine.p[:, nodes])
+            expected[np.ix_(coarse.t[:, K], coarse.t[:, K])] += N @ stiffness @ space.bases[K]
+        np.testing.assert_allclose(space.matrix.toarray(), expected, atol=1e-12 * np.abs(expected).max())
+        U = space.solve(bcs, body_force=1.0).coarse
+        free = np.setdiff1d(np.arange(space.ndofs), np.unique(coarse.facets[:, coarse.boundary_facets()]))
+        np.testing.assert_allclose(expected[np.ix_(free, free)] @ U[free], load[free], rtol=1e-10)
+        if boundary == "linear":
+            assert abs(space.matrix - galerkin.matrix).max() < 1e-12 * abs(galerkin.matrix).max()
+        else:
+            assert abs(space.matrix - space.matrix.T).max() > 1e-3 * abs(space.matrix).max()
+
+
+def test_energy_error_weighs_the_gradient_with_the_coefficient():
+    """For a constant conductivity k the energy error is sqrt(k) times the H1-seminorm error, and
+    an exact solution and its fine interpolant as reference give nearly the same errors."""
+    law = fe2.Conductor(2.5)
+    space = MsFEM(grid(4), grid(32), law, boundary="oversampling")
+    solution = space.solve([Dirichlet(name, 0.0) for name in SIDES], body_force=1.0)
+    exact = (lambda x: np.sin(np.pi * x[0]) * np.sin(np.pi * x[1]),
+             lambda x: np.pi * np.stack([np.cos(np.pi * x[0]) * np.sin(np.pi * x[1]),
+                                         np.sin(np.pi * x[0]) * np.cos(np.pi * x[1])]))
+    e = space.errors(solution, exact=exact)
+    np.testing.assert_allclose(e.absolute["energy"], np.sqrt(2.5) * e.absolute["h1"], rtol=1e-12)
+    np.testing.assert_allclose(e.energy, e.h1, rtol=1e-12)
+    interpolated = space.errors(solution, reference=exact[0](space.fine.p))
+    np.testing.assert_allclose([interpolated.l2, interpolated.h1], [e.l2, e.h1], rtol=0.05)
+
+
+def test_bilinear_functions_of_distorted_quadrilaterals():
+    """The inverse bilinear map of convex, distorted quadrilaterals of any orientation, size and
+    place: the nodal functions at x(s, t) are those of (s, t), also a little outside the element."""
+    from fe2.partition import shape_functions
+
+    rng = np.random.default_rng(1)
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+    tested = 0
+    while tested < 300:
+        V = square + rng.uniform(-0.3, 0.3, (4, 2))
+        edges = np.roll(V, -1, axis=0) - V
+        turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+        if not (np.all(turns > 0) or np.all(turns < 0)):
+            continue
+        V = (V[::-1] if tested % 2 else V) * rng.uniform(0.01, 100) + rng.uniform(-1e3, 1e3, 2)
+        s, t = rng.uniform(-0.05, 1.05, (2, 50))
+        N = np.stack([(1 - s) * (1 - t), s * (1 - t), s * t, (1 - s) * t])
+        np.testing.assert_allclose(shape_functions(V, V.T @ N), N, atol=1e-9)
+        tested += 1
+
+
 def test_processes_and_serial_agree():
     coarse, fine = grid(4), grid(32)
     serial = MsFEM(coarse, fine, fe2.Conductor(wavy), boundary="oversampling")
@@ -194,6 +263,16 @@ def test_vtu_output_reads_back(tmp_path):
 def test_fine_mesh_that_does_not_nest():
     with pytest.raises(NestingError, match="crosses the edge of coarse element"):
         MsFEM(grid(3), grid(8), fe2.Conductor(1.0))
+
+
+def test_fine_mesh_with_a_gap():
+    """Fine elements that nest but leave a hole in a coarse element (its vertices still fine nodes,
+    one only as a node of no element) are refused, not given Dirichlet data on the hole."""
+    fine = grid(8)
+    centroids = fine.p[:, fine.t].mean(axis=1)
+    for hole in ((centroids[0] < 0.1) & (centroids[1] < 0.1), np.abs(centroids - 0.25).max(axis=0) < 0.13):
+        with pytest.raises(NestingError, match="coarse element 0 cover an area of"):
+            MsFEM(grid(2), skfem.MeshQuad(fine.p, fine.t[:, ~hole]), fe2.Conductor(1.0))
 
 
 def test_coarse_vertex_missing_from_the_fine_mesh():
