@@ -138,6 +138,7 @@ class MsFEM:
             self.matrix = sp.csr_matrix((A_K.reshape(len(A_K), -1).ravel(), (rows.ravel(), cols.ravel())),
                                         shape=(self.ndofs, self.ndofs))
         del results
+        self._factorizations = {}
         self.timings["offline"] = time.perf_counter() - start + self.timings["partition"]
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -213,11 +214,12 @@ class MsFEM:
         U[fixed] = values
         A = self.matrix
         rhs = F[free] - A[free][:, fixed] @ values
-        A_ff = A[free][:, free]
-        if self.petrov_galerkin:
-            U[free] = spla.splu(sp.csc_matrix(A_ff)).solve(rhs)
-        else:
-            U[free] = factorize(sp.triu(A_ff, format="csr")).solve(rhs)
+        key = fixed.tobytes()
+        if key not in self._factorizations:  # one factorization per set of fixed DOFs, reused by later loads
+            A_ff = A[free][:, free]
+            self._factorizations = {key: spla.splu(sp.csc_matrix(A_ff)) if self.petrov_galerkin
+                                    else factorize(sp.triu(A_ff, format="csr"))}
+        U[free] = self._factorizations[key].solve(rhs)
         seconds = time.perf_counter() - start
         self.timings["online"] = seconds
         return Solution(U, seconds)
@@ -233,10 +235,22 @@ class MsFEM:
                 raise ValueError(f"the coarse mesh has no boundary named {bc.boundary!r}; it has {sorted(names)}")
             nodes = np.unique(coarse.facets[:, coarse.boundaries[bc.boundary]])
             g = np.asarray(bc.value(coarse.p[:, nodes]) if callable(bc.value) else bc.value, dtype=float)
-            g = np.broadcast_to(g.reshape(-1, nodes.size) if g.ndim and g.size == ncomp * nodes.size else
-                                (g[:, None] if g.ndim == 1 else g), (ncomp, nodes.size))
-            for c in range(ncomp) if bc.components is None else bc.components:
-                values.update(zip(nodes * ncomp + c, g[c]))
+            n = nodes.size
+            shapes = {(): lambda g: np.broadcast_to(g, (ncomp, n)), (ncomp,): lambda g: np.repeat(g[:, None], n, axis=1)}
+            if callable(bc.value):
+                shapes = {(n,): lambda g: np.broadcast_to(g, (ncomp, n)), (ncomp, n): lambda g: g}
+            if g.shape not in shapes:
+                expected = " or ".join(str(s) for s in shapes)
+                raise ValueError(f"Dirichlet on {bc.boundary!r}: {'the function returned' if callable(bc.value) else 'got'} "
+                                 f"shape {g.shape}; expected {expected}")
+            if not np.all(np.isfinite(g)):
+                raise ValueError(f"Dirichlet on {bc.boundary!r}: the values are not finite")
+            g = shapes[g.shape](g)
+            components = range(ncomp) if bc.components is None else np.atleast_1d(bc.components).tolist()
+            for c in components:
+                if not 0 <= c < ncomp:
+                    raise ValueError(f"Dirichlet on {bc.boundary!r}: component {c} does not exist for {self.physics}")
+                values.update(zip(nodes * ncomp + c, g[c]))  # a later condition overrides at shared vertices
         fixed = np.array(sorted(values), dtype=int)
         return fixed, np.array([values[d] for d in fixed])
 

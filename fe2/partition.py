@@ -99,6 +99,7 @@ class Partition:
         self.scale = float(np.ptp(coarse.p, axis=1).max())
         self.tol = tol * self.scale
         self.vertices = np.ascontiguousarray(coarse.p[:, coarse.t].transpose(2, 1, 0))    # (nK, nv, 2)
+        _check_convex(self.vertices)
         self.centroids = self.vertices.mean(axis=1)                                         # (nK, 2)
         self.radii = np.linalg.norm(self.vertices - self.centroids[:, None], axis=-1).max(axis=1)
         self._tree = cKDTree(self.centroids)
@@ -177,6 +178,19 @@ class Partition:
         centroids = self.fine.p[:, self.fine.t[:, candidates]].mean(axis=1).T
         keep = inside(np.broadcast_to(enlarged, (len(candidates),) + enlarged.shape), centroids, self.tol)
         return np.sort(candidates[keep])
+
+
+def _check_convex(V):
+    """Coarse elements must be convex with a non-zero area (the containment test and the nodal
+    functions rely on it): raise naming the first that is not."""
+    edge = np.roll(V, -1, axis=1) - V
+    turn = edge[..., 0] * np.roll(edge, -1, axis=1)[..., 1] - edge[..., 1] * np.roll(edge, -1, axis=1)[..., 0]
+    sign = _orientation(V)
+    bad = (sign == 0) | np.any(turn * sign[:, None] <= 0, axis=1)
+    if bad.any():
+        K = int(np.argmax(bad))
+        raise ValueError(f"coarse element {K} with vertices {', '.join(_at(v) for v in V[K])} is not convex "
+                         "(or has no area): MsFEM needs convex coarse triangles and quadrilaterals")
 
 
 def _at(x):

@@ -308,3 +308,41 @@ def test_other_bad_input():
         space.solve([Dirichlet("east", 0.0)])
     with pytest.raises(ValueError, match="at least one Dirichlet"):
         space.solve([], body_force=1.0)
+
+
+def test_non_convex_coarse_element():
+    x = np.linspace(0, 1, 3)
+    coarse = skfem.MeshQuad.init_tensor(x, x)
+    p = coarse.p.copy()
+    centre = np.argmin(np.linalg.norm(p - 0.5, axis=0))
+    p[:, centre] = [0.9, 0.9]                                   # pulls the middle node past the diagonals
+    with pytest.raises(ValueError, match="is not convex"):
+        MsFEM(skfem.MeshQuad(p, coarse.t), grid(8), fe2.Conductor(1.0))
+
+
+def test_bad_dirichlet_values():
+    space = MsFEM(grid(2), grid(8), fe2.Isotropic(1.0, 0.3))
+    with pytest.raises(ValueError, match="Dirichlet on 'left': got shape \\(3,\\)"):
+        space.solve([Dirichlet("left", [0.0, 0.0, 0.0])])
+    with pytest.raises(ValueError, match="the function returned shape"):
+        space.solve([Dirichlet("left", lambda x: np.zeros((3, x.shape[1])))])
+    with pytest.raises(ValueError, match="component 2 does not exist"):
+        space.solve([Dirichlet("left", 0.0, components=(2,))])
+    with pytest.raises(ValueError, match="not finite"):
+        space.solve([Dirichlet("left", float("nan"))])
+
+
+def test_factorization_is_reused_across_loads():
+    """Online solves with the same fixed DOFs reuse one coarse factorization and stay exact."""
+    space = MsFEM(grid(4), grid(16), fe2.Conductor(wavy), boundary="oversampling")
+    bcs = [Dirichlet(name, 0.0) for name in SIDES]
+    first = space.solve(bcs, body_force=1.0).coarse
+    factorization = next(iter(space._factorizations.values()))
+    second = space.solve(bcs, body_force=2.0).coarse
+    assert next(iter(space._factorizations.values())) is factorization
+    np.testing.assert_allclose(second, 2 * first, rtol=1e-12)
+    third = space.solve([Dirichlet("left", 1.0), Dirichlet("right", 0.0)]).coarse  # other fixed DOFs: refactorized
+    x = space.coarse.p[0]
+    np.testing.assert_allclose(third[x == 0], 1.0)
+    np.testing.assert_allclose(third[x == 1], 0.0)
+    assert np.all((third > -1e-12) & (third < 1 + 1e-12))  # no source: the maximum principle holds at the nodes
