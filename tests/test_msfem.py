@@ -235,16 +235,6 @@ def test_bilinear_functions_of_distorted_quadrilaterals():
         tested += 1
 
 
-def test_processes_and_serial_agree():
-    coarse, fine = grid(4), grid(32)
-    serial = MsFEM(coarse, fine, fe2.Conductor(wavy), boundary="oversampling")
-    with fe2.parallel.Processes(2) as executor:
-        parallel = MsFEM(coarse, fine, fe2.Conductor(wavy), boundary="oversampling", executor=executor)
-    assert abs(serial.matrix - parallel.matrix).max() < 1e-13
-    for a, b in zip(serial.bases, parallel.bases):
-        np.testing.assert_allclose(a, b, atol=1e-13)
-
-
 def test_vtu_output_reads_back(tmp_path):
     import meshio
 
@@ -346,3 +336,33 @@ def test_factorization_is_reused_across_loads():
     np.testing.assert_allclose(third[x == 0], 1.0)
     np.testing.assert_allclose(third[x == 1], 0.0)
     assert np.all((third > -1e-12) & (third < 1 + 1e-12))  # no source: the maximum principle holds at the nodes
+
+
+def test_oscillatory_data_follow_the_edge_conductivity_of_an_anisotropic_laminate():
+    """Layers of anisotropic conductors K = diag(a, b): the 1D solution depends on a = t.K.t along
+    the horizontal edges only. The oscillatory data use that tangential conductivity (with b they
+    would miss the profile), so MsFEM is exact at the coarse nodes."""
+    a, b = [0.05, 1.0, 0.3], [3.0, 0.1, 0.02]
+    layers = lambda x: (np.floor(x[0] * 16).astype(int) % 3)  # noqa: E731  16 layers, 3 phases in turn
+    fine = grid(64).with_subdomains({f"p{k}": (lambda x, k=k: layers(x) == k) for k in range(3)})
+    materials = {f"p{k}": fe2.Conductor(np.diag([a[k], b[k]])) for k in range(3)}
+    resistance = np.concatenate([[0.0], np.cumsum([1 / a[k % 3] for k in range(16)])]) / 16
+
+    def exact(x):
+        return np.interp(x[0], np.arange(17) / 16, resistance) / resistance[-1]
+
+    space = MsFEM(grid(4), fine, materials, boundary="oscillatory")
+    solution = space.solve([Dirichlet("left", 0.0), Dirichlet("right", 1.0)])
+    np.testing.assert_allclose(solution.coarse, exact(space.coarse.p), atol=1e-12)
+    np.testing.assert_allclose(space.conforming(solution), exact(fine.p), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_executors_agree_with_serial(kind):
+    coarse, fine = grid(4), grid(32)
+    serial = MsFEM(coarse, fine, fe2.Conductor(wavy), boundary="oversampling")
+    with fe2.parallel.executor(kind, workers=2) as executor:
+        parallel = MsFEM(coarse, fine, fe2.Conductor(wavy), boundary="oversampling", executor=executor)
+    assert abs(serial.matrix - parallel.matrix).max() < 1e-13
+    for a, b in zip(serial.bases, parallel.bases):
+        np.testing.assert_allclose(a, b, atol=1e-13)
