@@ -17,6 +17,7 @@ again and both converge. The table, msfem_resonance.json and msfem_resonance.png
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def main(argv=None):
         for ratio, n in zip(args.ratios, counts):
             row = []
             for label, options in variants.items():
-                space = MsFEM(square(n), fine, law, executor=executor, **options)
+                space = MsFEM(square(n), fine, law, executor=executor, progress=sys.stderr.isatty(), **options)
                 e = space.errors(space.solve(conditions, body_force=source), reference=reference)
                 for key, value in (("l2", e.l2), ("h1", e.h1), ("energy", e.energy), ("offline s", space.timings["offline"])):
                     results[label][key].append(value)

@@ -273,8 +273,8 @@ def _run(args, say):
 
 @contextlib.contextmanager
 def _silenced():
-    """Standard output off, at the file descriptor too: a default ``log=sys.stdout`` bound when a
-    function was defined (fe2.macro.Problem.solve) writes past contextlib.redirect_stdout."""
+    """Standard output off, at the file descriptor too: a case may write to a stream it saved
+    before, or from compiled code, past contextlib.redirect_stdout."""
     sys.stdout.flush()
     saved = os.dup(1)
     try:

@@ -141,7 +141,7 @@ class Problem:
         f_int = self.body.internal_force(stress, np.arange(self.body.ndofs), self.body.ndofs)
         return f_int - load * self.f_ext, stress, tangent, new
 
-    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, log=sys.stdout,
+    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, log="stdout",
               callback=None, checkpoint=None, restart=False):
         """Load from 0 to 1 through the load factors of ``steps``: a count of equal increments or an
         increasing sequence ending at 1. A step that fails is halved, at most ``max_cutbacks`` times
@@ -151,7 +151,11 @@ class Problem:
         converged step, ``callback(step, u, states, problem)`` runs (output) and, if ``checkpoint``
         is a path, the committed state is saved there; ``restart=True`` continues from it. Returns
         the converged steps (with restart, those of this run). The settings used are kept in
-        ``self.settings``; each step carries its wall time and its time split (see :class:`Step`)."""
+        ``self.settings``; each step carries its wall time and its time split (see :class:`Step`).
+        ``log``: a text stream for the Newton log, ``"stdout"`` (the current ``sys.stdout``, looked
+        up at call time) or None for none."""
+        if isinstance(log, str) and log == "stdout":
+            log = sys.stdout
         schedule = _schedule(steps)
         self.settings = {"tol": tol, "max_iterations": max_iterations, "max_cutbacks": max_cutbacks,
                          "min_increment": min_increment, "schedule": schedule.tolist()}
