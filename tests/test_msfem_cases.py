@@ -33,11 +33,13 @@ def test_msfem_resonance(tmp_path, capsys):
     """Affine data (the homogenized solution is in the coarse space): with linear data the energy
     error grows as H falls toward eps; oversampling cuts it by more than 3x at H = eps."""
     H, results = run_case("msfem_resonance.py", "--eps", "0.125", "--fine", "128", "--ratios", "1", "2", "4",
-                          "--out", str(tmp_path))
+                          "--petrov-galerkin", "--out", str(tmp_path))
     linear = np.array(results["linear"]["energy"])
     over = np.array(results["oversampling x2"]["energy"])
     assert np.all(np.diff(linear) < 0), linear            # H = eps, 2 eps, 4 eps: falling as H grows
     assert linear[0] > 3 * over[0], (linear, over)
+    pg = np.array(results["oversampling, Petrov-Galerkin"]["energy"])
+    assert np.all(pg < over), (pg, over)                   # Petrov-Galerkin removes the remaining resonance term
     assert is_picture(tmp_path / "msfem_resonance.png")
     assert "energy: linear data, H >= eps: error ~ (eps/H)^" in capsys.readouterr().out
 
