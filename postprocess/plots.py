@@ -34,6 +34,18 @@ def _figure(ncols=1, width=6.4, height=4.6):
     return figure, axes
 
 
+def _finish_loglog(figure, ax, x, path, xlabel, ylabel, title):
+    """Labels, a log grid and the legend of a log-log error plot over the sizes x, saved to path."""
+    _tidy_log_axis(ax.xaxis, x)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
 def _save(figure, path):
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -253,14 +265,7 @@ def msfem_error(H, errors, path, eps=None, xlabel="H", ylabel="relative error", 
         top = ax.secondary_xaxis("top", functions=(lambda h: h / eps, lambda r: r * eps))
         top.set_xlabel("H / ε")
         _tidy_log_axis(top.xaxis, H / eps)
-    _tidy_log_axis(ax.xaxis, H)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return _save(figure, path)
+    return _finish_loglog(figure, ax, H, path, xlabel, ylabel, title)
 
 
 def rate(h, error):
@@ -291,11 +296,4 @@ def convergence(h, errors, path, rates=(1, 2), xlabel="mesh size h", ylabel="err
         line = np.array([h.min(), h.max()])
         for r, style in zip(rates, [":", "--", "-.", (0, (1, 3))] * 4):
             ax.loglog(line, e0 * (line / h0) ** r, color="gray", ls=style, lw=1, label=f"O(h^{r:g})")
-    _tidy_log_axis(ax.xaxis, h)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return _save(figure, path)
+    return _finish_loglog(figure, ax, h, path, xlabel, ylabel, title)
