@@ -53,7 +53,7 @@ def warm_up():
     """Load the solver's shared libraries: their pages are a per-process cost, not the cell's."""
     import fe2
     import scipy.sparse as sp
-    from fe2.linalg import Factorization
+    from fe2.cell.linalg import Factorization
     materials = {"matrix": fe2.Isotropic(E=3.5, nu=0.35), "fiber": fe2.Isotropic(E=72.0, nu=0.22)}
     fe2.homogenize(fe2.Cell(fe2.geometry.inclusion(0.4, h=0.2, phases=("matrix", "fiber")), materials))
     # the small warm-up cell is factorized by SuperLU: load Pardiso (MKL) explicitly as well
@@ -96,7 +96,7 @@ def homogenize(msh, npz):
 def bare(npz):
     """A fresh factorization of the same matrix and one solve of the same right-hand sides."""
     import scipy.sparse as sp
-    from fe2.linalg import Factorization
+    from fe2.cell.linalg import Factorization
     warm_up()
     matrix, rhs = sp.load_npz(npz).tocsr(), np.load(npz.replace(".npz", "_rhs.npy"))
     start = time.perf_counter()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import fe2
-from fe2.linalg import Factorization
+from fe2.cell.linalg import Factorization
 from fe2.macro import Dirichlet, Problem
 
 MATRIX = fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0)
@@ -68,7 +68,7 @@ def main():
         solution = fe2.nonlinear.solve(cell, E, "periodic")
         times.append(time.perf_counter() - start)
     dof_map, n = cell.constraint("periodic")
-    matrix = cell.assemble(dof_map, n)
+    matrix = cell.linearize().assemble(dof_map, n)
     start = time.perf_counter()
     for _ in range(10):
         Factorization(matrix)

@@ -5,7 +5,7 @@ conductivity of Hou & Wu (period eps = 1/64, cases/msfem_resonance.py), on an N 
 elements (N + 1)^2 fine unknowns. Each method runs in its own fresh process, after MKL is loaded
 and the fine grid is built, so that its time and peak memory are its own:
 
-* direct: the fine stiffness assembled in chunks of elements (element matrices by fe2.body.Body,
+* direct: the fine stiffness assembled in chunks of elements (element matrices by fe2.cell.body.Body,
   no global quadrature arrays), one Pardiso factorization, one solve. Online = the whole solve.
 * msfem: offline = partition + local problems (oversampling x2, Pardiso or LAPACK per patch) +
   coarse matrix, on a fixed 32 x 32 coarse grid (H = 2 eps); online = the coarse load and coarse
@@ -58,7 +58,7 @@ def set_up(n):
     import skfem
 
     import fe2
-    from fe2.linalg import Factorization
+    from fe2.cell.linalg import Factorization
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cases"))
     from msfem_resonance import HouWu
@@ -73,8 +73,8 @@ def direct(n, folder):
     import scipy.sparse as sp
     from skfem import MeshQuad
 
-    from fe2.body import Body
-    from fe2.linalg import factorize
+    from fe2.cell.body import Body
+    from fe2.cell.linalg import factorize
 
     fine, law = set_up(n)
     reset_peak()
@@ -90,7 +90,7 @@ def direct(n, folder):
         upper = dofs[:, :, None] <= dofs[:, None, :]
         rows.append(np.broadcast_to(dofs[:, :, None], upper.shape)[upper].astype(np.int32))
         cols.append(np.broadcast_to(dofs[:, None, :], upper.shape)[upper].astype(np.int32))
-        values.append(body.element_matrices[upper])
+        values.append(body.linearize().element_matrices[upper])
         phi = np.stack([np.asarray(b) for (b,) in body.basis.basis])
         load += np.bincount(dofs.ravel(), weights=np.einsum("aeq,eq->ea", phi, body.dx).ravel(), minlength=N)
         del body

@@ -63,7 +63,7 @@ def main(argv=None):
         print(f"  {name:9s}" + "".join(f"  {case.label}: {case.hill_mandel:.1e}" for case in result.cases))
 
     # 6. Micro fields for ParaView: one .vtu per condition and unit load case, and summary.json.
-    paths = comparison.write(args.out)
+    paths = fe2.io.write_comparison(comparison, args.out)
 
     # 7. A picture of the periodic sigma_xx under a unit eps_xx, beside the deformed cell.
     figure = render(args.out / "periodic_xx.vtu", args.out / "periodic_xx.png", "stress", "xx", warp=0.3, units="[GPa]")

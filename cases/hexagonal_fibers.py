@@ -59,7 +59,7 @@ def main(argv=None):
     print(f"transverse shear G = {mu:.4f} GPa   HS [{lower[2, 2] / 2:.4f}, {upper[2, 2] / 2:.4f}]")
 
     # 5. Fields for ParaView and a picture of sigma_xx under a unit eps_xx.
-    paths = comparison.write(args.out)
+    paths = fe2.io.write_comparison(comparison, args.out)
     figure = render(args.out / "periodic_xx.vtu", args.out / "periodic_xx.png", "stress", "xx", warp=0.2, units="[GPa]")
     print(f"\nwrote {len(paths)} VTU files, summary.json and {figure.name} to {args.out.resolve()} "
           f"in {time.perf_counter() - start:.1f} s")

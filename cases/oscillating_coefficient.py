@@ -55,7 +55,7 @@ def main(argv=None):
         for label, v in zip(errors, values):
             errors[label].append(abs(v - reference[0, 0]) / reference[0, 0])
 
-    paths = comparison.write(args.out)
+    paths = fe2.io.write_comparison(comparison, args.out)
     png = plots.convergence(1.0 / np.array(sizes), errors, args.out / "convergence.png", rates=(2, 4),
                             xlabel="mesh size h (cell side 1)", ylabel=f"relative error of K11 (vs P2, n = {args.n})",
                             title="periodic K11 of the oscillating coefficient under mesh refinement")

@@ -10,7 +10,7 @@ The quarter plate (symmetry on the left and bottom edges) is pulled on its right
 writes out/step_k/macro.vtu (displacement, stress, strain, plastic strain, Hill-Mandel residual per
 point) and the micro fields of the most strained point; out/macro.pvd is the series for ParaView,
 and out/checkpoint.pkl lets a killed run continue (--restart). out/run.json records the run, and
-out/report.md (fe2.report) gathers its inputs, Newton and Hill-Mandel figures, convergence table and
+out/report.md (fe2.io.report) gathers its inputs, Newton and Hill-Mandel figures, convergence table and
 wall-time split.
 
     python cases/plate_with_hole.py [--out DIR] [--steps 5] [--strain 0.006] [--h 0.15] [--cell-h 0.15] [--restart]
@@ -25,8 +25,8 @@ import numpy as np
 
 import fe2
 from fe2.macro import Dirichlet, Problem
-from fe2.output import MacroWriter, most_strained
-from fe2.report import write_report
+from fe2.io import MacroWriter, most_strained
+from fe2.io.report import write_report
 from postprocess.fe2_figure import render
 
 

@@ -56,7 +56,7 @@ def main(argv=None):
     print(f"\nbulk  {bulk:.4f} GPa, HS [{lower[:d, :d].sum() / d**2:.4f}, {upper[:d, :d].sum() / d**2:.4f}]")
     print(f"shear {shear:.4f} GPa, HS [{lower[-1, -1] / 2:.4f}, {upper[-1, -1] / 2:.4f}]")
 
-    paths = comparison.write(out)
+    paths = fe2.io.write_comparison(comparison, out)
     png = render.cell_field(out / "periodic_xx.vtu", out / "periodic_xx.png", "stress", "xx", units="GPa")
     print(f"\nwrote {len(paths)} VTU files, summary.json and {png.name} to {out.resolve()} in {time.perf_counter() - start:.1f} s")
     return comparison

@@ -36,10 +36,10 @@ def main(argv=None):
     start = time.perf_counter()
 
     # 1. A picklable generator of random periodic disc cells, sized in diameters.
-    generator = fe2.rve.RandomDiscs(args.fraction, h=args.h)
+    generator = fe2.rve_size.RandomDiscs(args.fraction, h=args.h)
 
     # 2. All realizations of all sizes, three conditions each, through the executor (with progress).
-    study = fe2.rve.size_study(generator, args.sizes, args.realizations, MATERIALS, executor=args.executor)
+    study = fe2.rve_size.size_study(generator, args.sizes, args.realizations, MATERIALS, executor=args.executor)
     print("\napparent conductivity Z = (K11 + K22) / 2, mean ± 95 % interval (standard deviation):")
     print(study.table())
 

@@ -20,7 +20,7 @@ import numpy as np
 
 import fe2
 from fe2.macro import Dirichlet, Problem
-from fe2.output import MacroWriter, most_strained
+from fe2.io import MacroWriter, most_strained
 from postprocess import render
 
 

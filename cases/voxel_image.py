@@ -93,7 +93,7 @@ def main(argv=None):
           f"{np.abs(K - np.diag(np.diag(K))).max():.3g} (anisotropy of the sample)")
 
     # 5. Micro fields for ParaView and a summary (tensors, bounds, Hill-Mandel, ordering).
-    paths = comparison.write(args.out)
+    paths = fe2.io.write_comparison(comparison, args.out)
     first = cell.physics.labels[0]
     field, units = ("flux", "") if cell.physics.name == "conduction" else ("stress", "GPa")
     png = render.cell_field(args.out / f"periodic_{first}.vtu", args.out / f"periodic_{first}.png", field,

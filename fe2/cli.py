@@ -134,7 +134,8 @@ def _parser():
 # --- fe2 homogenize -----------------------------------------------------------------------------------
 def _homogenize(args, say):
     import fe2
-    from .materials_file import load_materials
+    from .materials.file import load_materials
+    from .io import write_homogenization
     from .notation import mandel_to_voigt
 
     start = time.perf_counter()
@@ -189,7 +190,7 @@ def _homogenize(args, say):
 
     out = args.out or Path("output") / f"homogenize_{args.mesh.stem}"
     out.mkdir(parents=True, exist_ok=True)
-    files = [Path(p).name for result in results.values() for p in result.write_vtu(out)]
+    files = [Path(p).name for result in results.values() for p in write_homogenization(result, out)]
     summary = {
         "mesh": str(args.mesh), "materials_file": str(args.materials), "cell": repr(cell),
         "physics": cell.physics.name, "order": args.order, "bc": args.bc,
@@ -265,7 +266,7 @@ def _run(args, say):
     record, report = out / "run.json", out / "report.md"
     if not args.no_report and record.is_file():
         if not (report.is_file() and report.stat().st_mtime >= record.stat().st_mtime):  # the case may write it
-            from .report import write_report
+            from .io.report import write_report
             write_report(out)
         say(f"fe2 run: report in {report}")
     return EXIT_OK
@@ -299,8 +300,8 @@ def _option(argv, name):
 
 # --- fe2 report -----------------------------------------------------------------------------------------
 def _report(args, say):
-    from .record import load
-    from .report import write_report
+    from .io.record import load
+    from .io.report import write_report
 
     run_dir = args.run_dir
     if not run_dir.exists():
@@ -309,7 +310,7 @@ def _report(args, say):
         raise InputError(f"{run_dir} is a file, not a run folder")
     if not (run_dir / "run.json").is_file():
         raise InputError(f"{run_dir} is not an fe2 run folder: it has no run.json (written by "
-                         "fe2.output.MacroWriter during a macro run)")
+                         "fe2.io.MacroWriter during a macro run)")
     try:
         record = load(run_dir)
     except ValueError as error:  # not JSON

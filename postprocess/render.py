@@ -8,7 +8,7 @@ Tensor arrays are the 9-component row-major 3x3 arrays of :mod:`fe2.io` (compone
 tensor shear, not Voigt), vectors have 3 components ("x", "y", "z" or "magnitude"). Cell data are
 drawn where an array is both point and cell data (the element values are the computed ones, the
 point values nodal averages). Units: the ``units`` argument (with or without brackets), else the
-file's field data ``<field>_unit`` (written by :class:`fe2.output.MacroWriter` with ``units``),
+file's field data ``<field>_unit`` (written by :class:`fe2.io.MacroWriter` with ``units``),
 else ``units.json`` of the run, else none. ``warp`` scales the displacement of a deformed view; it is ignored for output without
 a displacement (conduction). Errors: a missing file raises FileNotFoundError naming
 it, a missing array ValueError listing the arrays present, a folder without macro.vtu
@@ -208,7 +208,7 @@ def check_step_folder(folder):
         raise FileNotFoundError(f"no such step folder: {folder}")
     if not folder.is_dir() or not (folder / "macro.vtu").is_file():
         raise FileNotFoundError(f"{folder} is not a step folder of an fe2 run: it has no macro.vtu "
-                                f"(give a step_* folder written by fe2.output.MacroWriter)")
+                                f"(give a step_* folder written by fe2.io.MacroWriter)")
     return folder
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import fe2
 from fe2.cli import main
-from fe2.materials_file import load_materials
+from fe2.materials.file import load_materials
 
 ROOT = Path(__file__).resolve().parent.parent
 FIBER_MESH = ROOT / "meshes" / "fiber.msh"  # phases "matrix" and "fiber"

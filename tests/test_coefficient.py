@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fe2
-from fe2.analytic import laminate_stiffness
+from fe2.cell.analytic import laminate_stiffness
 
 from conftest import structured
 

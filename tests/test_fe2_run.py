@@ -7,7 +7,7 @@ import pytest
 
 import fe2
 from fe2.macro import Dirichlet, Problem
-from fe2.output import MacroWriter, most_strained
+from fe2.io import MacroWriter, most_strained
 
 from conftest import plate
 
@@ -88,7 +88,7 @@ def test_executors_agree_and_keep_histories_on_the_workers(tmp_path, spec):
         problem = plate_on(ex)
         writer = MacroWriter(tmp_path, micro_points=most_strained)
         steps = problem.solve(2, tol=1e-12, log=None, callback=writer, checkpoint=tmp_path / "run.pkl")
-        assert isinstance(problem.states["plate"], fe2.rve_law.Histories)   # only a token on this side
+        assert isinstance(problem.states["plate"], fe2.macro.rve_law.Histories)   # only a token on this side
         np.testing.assert_allclose(steps[-1].field, reference, rtol=0, atol=1e-12 * np.abs(reference).max())
         assert len(list((tmp_path / "step_002").glob("micro_*.vtu"))) == 1
         saved = fe2.checkpoint.load(tmp_path / "run.pkl")

@@ -14,7 +14,7 @@ pv = pytest.importorskip("pyvista")
 def test_vtu_round_trip(tmp_path, inclusion_mesh, physics):
     cell = fe2.Cell(inclusion_mesh, materials(physics))
     result = fe2.homogenize(cell, "periodic")
-    paths = result.write_vtu(tmp_path)
+    paths = fe2.io.write_homogenization(result, tmp_path)
     assert [p.name for p in paths] == [f"periodic_{label}.vtu" for label in cell.physics.labels]
     grid = pv.read(paths[0])
     assert grid.n_points == cell.mesh.p.shape[1] and grid.n_cells == cell.mesh.t.shape[1]
@@ -46,12 +46,12 @@ def test_plane_strain_stress_and_von_mises(tmp_path):
     law = fe2.Isotropic(E=2.0, nu=0.25)
     cell = fe2.Cell(structured(2, 3), law)
     result = fe2.homogenize(cell, "periodic")
-    grid = pv.read(result.write_vtu(tmp_path)[0])
+    grid = pv.read(fe2.io.write_homogenization(result, tmp_path)[0])
     stress = grid.cell_data["stress"].reshape(-1, 3, 3)
     expected = np.diag([law.lam + 2 * law.mu, law.lam, law.lam])
     np.testing.assert_allclose(stress, np.broadcast_to(expected, stress.shape), atol=1e-12)
     np.testing.assert_allclose(grid.cell_data["von_mises"], 2 * law.mu, rtol=1e-12)  # |s1 - s2| = 2 mu
     # a law known only in 2D: no sigma_zz, so no von Mises
     cell2 = fe2.Cell(structured(2, 3), fe2.Anisotropic(law.tensor(2)))
-    grid2 = pv.read(fe2.homogenize(cell2).write_vtu(tmp_path / "2d")[0])
+    grid2 = pv.read(fe2.io.write_homogenization(fe2.homogenize(cell2), tmp_path / "2d")[0])
     assert "von_mises" not in grid2.cell_data.keys()

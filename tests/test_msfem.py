@@ -170,8 +170,8 @@ def test_petrov_galerkin_tests_with_the_coarse_nodal_functions():
     """a(phi_j, N_i) and (f, N_i), checked against the fine stiffness and the coarse FEM load: with
     linear data the matrix is the Galerkin one (phi_j is a-harmonic in K and N_i - phi_i vanishes
     on its boundary); with oversampled data it is not symmetric, and the solve satisfies it."""
-    from fe2.body import Body
-    from fe2.partition import shape_functions
+    from fe2.cell.body import Body
+    from fe2.msfem.partition import shape_functions
 
     coarse, fine, law = grid(4), grid(32), fe2.Conductor(wavy)
     bcs = [Dirichlet(name, 0.0) for name in SIDES]
@@ -185,7 +185,7 @@ def test_petrov_galerkin_tests_with_the_coarse_nodal_functions():
             members = space.partition.members(K)
             local = np.searchsorted(nodes, fine.t[:, members]).T
             stiffness = np.zeros((nodes.size, nodes.size))
-            np.add.at(stiffness, (local[:, :, None], local[:, None, :]), body.element_matrices[members])
+            np.add.at(stiffness, (local[:, :, None], local[:, None, :]), body.linearize().element_matrices[members])
             N = shape_functions(space.partition.vertices[K], fine.p[:, nodes])
             expected[np.ix_(coarse.t[:, K], coarse.t[:, K])] += N @ stiffness @ space.bases[K]
         np.testing.assert_allclose(space.matrix.toarray(), expected, atol=1e-12 * np.abs(expected).max())
@@ -217,7 +217,7 @@ def test_energy_error_weighs_the_gradient_with_the_coefficient():
 def test_bilinear_functions_of_distorted_quadrilaterals():
     """The inverse bilinear map of convex, distorted quadrilaterals of any orientation, size and
     place: the nodal functions at x(s, t) are those of (s, t), also a little outside the element."""
-    from fe2.partition import shape_functions
+    from fe2.msfem.partition import shape_functions
 
     rng = np.random.default_rng(1)
     square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)

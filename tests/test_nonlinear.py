@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fe2
-from fe2.nonlinear import MicroDivergence, solve
+from fe2.cell.nonlinear import MicroDivergence, solve
 
 BCS = ["periodic", "kubc", "subc"]
 MATRIX = fe2.J2Plasticity(E=70.0, nu=0.3, yield_stress=0.1, hardening=2.0)       # aluminium-like, GPa

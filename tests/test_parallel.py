@@ -11,7 +11,7 @@ from fe2 import parallel
 
 @pytest.fixture(scope="module")
 def reference():
-    study = fe2.rve.size_study(fe2.rve.RandomDiscs(0.3, h=0.3), [2.0, 3.0], 2, CONDUCTORS, executor="serial", progress=False)
+    study = fe2.rve_size.size_study(fe2.rve_size.RandomDiscs(0.3, h=0.3), [2.0, 3.0], 2, CONDUCTORS, executor="serial", progress=False)
     return study
 
 
@@ -22,8 +22,8 @@ CONDUCTORS = {"matrix": fe2.Conductor(1.0), "inclusion": fe2.Conductor(10.0)}
 def test_executors_agree_with_serial(reference, spec, capsys):
     with parallel.executor(spec, workers=2) as ex:
         assert ex.workers == 2
-        study = fe2.rve.size_study(fe2.rve.RandomDiscs(0.3, h=0.3), [2.0, 3.0], 2, CONDUCTORS, executor=ex)
-    for bc in fe2.rve.CONDITIONS:
+        study = fe2.rve_size.size_study(fe2.rve_size.RandomDiscs(0.3, h=0.3), [2.0, 3.0], 2, CONDUCTORS, executor=ex)
+    for bc in fe2.rve_size.CONDITIONS:
         np.testing.assert_allclose(study.tensors[bc], reference.tensors[bc], rtol=1e-12, atol=1e-14)
     assert "cells: 4/4 (100 %)" in capsys.readouterr().err
 

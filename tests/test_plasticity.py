@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fe2
-from fe2.plasticity import J2Plasticity, NonlinearConductor, ReturnMappingError
+from fe2.materials.plasticity import J2Plasticity, NonlinearConductor, ReturnMappingError
 
 E, NU, SY = 200.0, 0.3, 1.0  # yield strain 5e-3
 LAWS = {

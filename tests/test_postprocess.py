@@ -9,7 +9,7 @@ import pytest
 
 import fe2
 from fe2.macro import Step
-from fe2.output import MacroWriter
+from fe2.io import MacroWriter
 
 from conftest import plate
 
@@ -51,7 +51,7 @@ def step_folder(tmp_path_factory):
 def cell_vtu(tmp_path_factory):
     cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3), {"matrix": fe2.Isotropic(E=1.0, nu=0.3),
                                                           "inclusion": fe2.Isotropic(E=10.0, nu=0.2)})
-    return fe2.homogenize(cell).write_vtu(tmp_path_factory.mktemp("cell"))[0]
+    return fe2.io.write_homogenization(fe2.homogenize(cell), tmp_path_factory.mktemp("cell"))[0]
 
 
 # ---------------------------------------------------------------- plots
@@ -211,7 +211,7 @@ def test_cell_field(cell_vtu, tmp_path):
         render.cell_field(cell_vtu, tmp_path / "x.png", "stress", "qq")
     # conduction output has no displacement: the warp is ignored, not an error
     cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3), {"matrix": fe2.Conductor(1.0), "inclusion": fe2.Conductor(10.0)})
-    thermal = fe2.homogenize(cell).write_vtu(tmp_path / "thermal")[0]
+    thermal = fe2.io.write_homogenization(fe2.homogenize(cell), tmp_path / "thermal")[0]
     png(render.cell_field(thermal, tmp_path / "flux.png", "flux", "magnitude", warp=0.5), (1400, 620))
     png(render.macro_field(thermal, tmp_path / "temperature.png", "temperature", warp=20.0), (900, 760))
     with pytest.raises(FileNotFoundError, match="no such file"):

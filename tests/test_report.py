@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import fe2
-from fe2.output import MacroWriter, most_strained
-from fe2.record import record_step
-from fe2.report import write_report
+from fe2.io import MacroWriter, most_strained
+from fe2.io.record import record_step
+from fe2.io.report import write_report
 
 from conftest import plate
 
@@ -141,7 +141,7 @@ def test_restart_truncates_the_record(run, tmp_path):
     checkpoint) drops the recorded steps from there; step 1 starts a new record."""
     folder, problem, steps, report = run
     shutil.copy(folder / "run.json", tmp_path / "run.json")
-    states = fe2.output.gather(problem, problem.states)
+    states = fe2.io.gather(problem, problem.states)
     p, hm = MacroWriter.point_summaries(problem, states)
     record_step(tmp_path, steps[1], problem, states, p, hm, [])
     assert [s["number"] for s in json.loads((tmp_path / "run.json").read_text())["steps"]] == [1, 2]
@@ -158,7 +158,7 @@ def test_report_errors(tmp_path):
 
 
 def test_observed_order():
-    from fe2.report import observed_order
+    from fe2.io.report import observed_order
     assert observed_order([1.0, 1e-2, 1e-4, 1e-8, 1e-16]) == pytest.approx(2.0)    # quadratic, round-off ignored
     assert observed_order([1.0, 0.5, 0.25, 0.125]) == pytest.approx(1.0)          # linear
     assert np.isnan(observed_order([1.0, 1e-15]))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fe2
-from fe2.rve import CONDITIONS, RandomDiscs, size_study
+from fe2.rve_size import CONDITIONS, RandomDiscs, size_study
 
 CONDUCTORS = {"matrix": fe2.Conductor(1.0), "inclusion": fe2.Conductor(10.0)}
 

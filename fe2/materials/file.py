@@ -15,7 +15,7 @@ Other laws: ``"conductor"`` (k: a number or a matrix), ``"j2"`` (E, nu, yield_st
 hardening and saturation = [sigma_sat, delta]; see :class:`fe2.J2Plasticity`) and
 ``"nonlinear_conductor"`` (k0, and optionally g0 and m; see :class:`fe2.NonlinearConductor`).
 
-    materials = fe2.materials_file.load_materials("materials.toml", phases=cell_mesh_phase_names)
+    materials = fe2.materials.file.load_materials("materials.toml", phases=cell_mesh_phase_names)
 
 Every error is a ValueError naming the file, the phase and what is wrong: a TOML syntax error (with
 its line), an unknown law, a missing or unexpected parameter, a value of the wrong type, a value the
@@ -30,7 +30,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from .materials import Anisotropic, Conductor, Isotropic
+from .linear import Anisotropic, Conductor, Isotropic
 from .plasticity import J2Plasticity, NonlinearConductor
 
 # law name -> (class, required parameters, optional parameters), parameters as (name, kind)

@@ -1,6 +1,6 @@
 """ParaView output of a macro run: one VTU per converged step, a PVD series, micro fields of chosen points.
 
-    writer = fe2.output.MacroWriter("out/plate", micro_points=[12])
+    writer = fe2.io.MacroWriter("out/plate", micro_points=[12])
     problem.solve(steps=8, callback=writer)
 
 Step k writes ``step_k/macro.vtu`` and, for each chosen macro point (element index, first quadrature
@@ -40,10 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import _out_of_plane_row, _pad, _pad_tensor, array_units, nodal_average, read_pvd, save_vtu, vtu_mesh, write_pvd
-from .notation import from_mandel
+from .vtu import out_of_plane_row, pad, pad_tensor, array_units, nodal_average, read_pvd, save_vtu, vtu_mesh, write_pvd
+from ..notation import from_mandel
 from .record import record_step
-from .rve_law import RVELaw
+from ..macro.rve_law import RVELaw
 
 
 def gather(problem, states):
@@ -98,11 +98,11 @@ class MacroWriter:
         p, hill_mandel = self.point_summaries(problem, states)
         point, cell = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}
         if body.physics.name == "elasticity":
-            point["strain"] = _pad_tensor(from_mandel(nodal_average(body, strain_e)))
-            point["stress"] = _pad_tensor(from_mandel(nodal_average(body, stress_e)))
+            point["strain"] = pad_tensor(from_mandel(nodal_average(body, strain_e)))
+            point["stress"] = pad_tensor(from_mandel(nodal_average(body, stress_e)))
         else:
-            point["gradient"] = _pad(nodal_average(body, strain_e))
-            point["flux"] = _pad(-nodal_average(body, stress_e))
+            point["gradient"] = pad(nodal_average(body, strain_e))
+            point["flux"] = pad(-nodal_average(body, stress_e))
         macro = vtu_mesh(body, u, stress=stress, point_data=point, cell_data=cell)
         macro_units = array_units(self.units, macro, body.physics.name)
         save_vtu(macro, folder / "macro.vtu", units=macro_units)
@@ -153,7 +153,7 @@ class MacroWriter:
         cell = law.cell
         if law.linear:  # no history: the cell's field for the macro strain at that point
             E = body.strain(u)[element, 0]
-            return _write_micro_files(body, element, cell, vtu_mesh(cell, cell.bind(law.bc).field(E), E), path, units, micro_scale)
+            return _write_micro_files(body, element, cell, vtu_mesh(cell, cell.linearize().bind(law.bc).field(E), E), path, units, micro_scale)
         history = law.histories(states[name])[np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
         p = np.zeros(cell.mesh.t.shape[1])
         for index, phase in enumerate(cell.phases):
@@ -177,7 +177,7 @@ def placement(body, element, cell, micro_scale=0.8):
     low, high = cell.mesh.p.min(axis=1), cell.mesh.p.max(axis=1)
     scale = micro_scale * np.linalg.norm(np.ptp(corners, axis=1)) / np.linalg.norm(high - low)
     translation = centre - scale * (low + high) / 2
-    return scale, _pad(translation[None])[0], _pad(centre[None])[0]
+    return scale, pad(translation[None])[0], pad(centre[None])[0]
 
 
 def _write_micro_files(body, element, cell, mesh, path, units, micro_scale):
@@ -219,7 +219,7 @@ def _plane_strain_szz(cell, history):
         if hasattr(material, "stress_3d"):
             szz[elements] = material.stress_3d(strain[elements], micro)[..., 2]
         else:
-            rows = _out_of_plane_row(cell) if rows is None else rows
+            rows = out_of_plane_row(cell) if rows is None else rows
             szz[elements] = np.einsum("ek,eqk->eq", rows[elements], strain[elements])
     return np.einsum("eq,eq->e", cell.dx, szz) / cell.dx.sum(axis=1)
 

@@ -2,14 +2,14 @@
 
     record_step(folder, step, problem, states, plastic_strain, hill_mandel, micro_points)
 
-is called by :class:`fe2.output.MacroWriter` after it wrote a step. The first step creates the file
+is called by :class:`fe2.io.MacroWriter` after it wrote a step. The first step creates the file
 with the inputs of the run (mesh, materials per phase, boundary conditions, solver settings and
 backend, executor); every step appends its load, Newton residuals, cut-backs, wall time and its split,
 micro Newton iterations, the micro residual histories of the written micro points, the worst
 Hill-Mandel residual (element and centroid) and the largest plastic strain. A restarted run (a step
 number that does not follow the last recorded one) drops the recorded steps from that number on,
 as the PVD series does. The file is replaced atomically, so a killed run leaves a readable record.
-:func:`fe2.report.write_report` turns it into a report.
+:func:`fe2.io.report.write_report` turns it into a report.
 """
 
 import datetime
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import linalg
-from .rve_law import RVELaw
+from ..cell import linalg
+from ..macro.rve_law import RVELaw
 
 FILE = "run.json"
 
@@ -54,7 +54,7 @@ def load(folder):
     path = folder / FILE
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not an fe2 run folder: it has no {FILE} (written by "
-                                "fe2.output.MacroWriter after each converged step of a macro run)")
+                                "fe2.io.MacroWriter after each converged step of a macro run)")
     try:
         return json.loads(path.read_text())
     except ValueError as error:
@@ -87,7 +87,7 @@ def inputs(problem):
 
 
 def backend(n):
-    """The sparse direct solver :mod:`fe2.linalg` picks for n unknowns."""
+    """The sparse direct solver :mod:`fe2.cell.linalg` picks for n unknowns."""
     return "pardiso" if linalg.pypardiso is not None and n >= linalg.SMALL else "superlu"
 
 
@@ -213,5 +213,5 @@ def _jsonable(value):
 
 
 def _version():
-    from . import __version__
+    from .. import __version__
     return __version__

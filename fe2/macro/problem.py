@@ -19,11 +19,11 @@ import time
 import numpy as np
 from skfem import Basis, FacetBasis, LinearForm
 
-from . import checkpoint as _checkpoint
-from .body import Body
-from .linalg import factorize
-from .nonlinear import MicroDivergence
-from .plasticity import ReturnMappingError
+from ..io import checkpoint as _checkpoint
+from ..cell.body import Body
+from ..cell.linalg import factorize
+from ..cell.nonlinear import MicroDivergence
+from ..materials.plasticity import ReturnMappingError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +69,7 @@ class Step:
 
 
 class Problem:
-    """A macro boundary-value problem on ``mesh`` with phase laws ``materials`` (see :class:`fe2.body.Body`)."""
+    """A macro boundary-value problem on ``mesh`` with phase laws ``materials`` (see :class:`fe2.cell.body.Body`)."""
 
     def __init__(self, mesh, materials, *, dirichlet=(), neumann=(), body_force=None, order=1):
         for bc in (*dirichlet, *neumann):
@@ -229,8 +229,7 @@ class Problem:
             if iteration == max_iterations:
                 raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
             clock = time.perf_counter()
-            self.body.set_tangent(tangent)
-            K = self.body.assemble(self.map, self.n)
+            K = self.body.linearize(tangent).assemble(self.map, self.n)
             timings["assembly"] += time.perf_counter() - clock
             clock = time.perf_counter()
             u[self.map >= 0] -= factorize(K).solve(r[self.map >= 0])

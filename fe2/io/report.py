@@ -1,8 +1,8 @@
 """The report of a macro (FE²) run: ``report.md`` built from the run's output folder.
 
-    fe2.report.write_report("output/plate_with_hole")      # or: fe2 report output/plate_with_hole
+    fe2.io.report.write_report("output/plate_with_hole")      # or: fe2 report output/plate_with_hole
 
-It reads ``run.json`` (:mod:`fe2.record`, written by :class:`fe2.output.MacroWriter` step by step)
+It reads ``run.json`` (:mod:`fe2.io.record`, written by :class:`fe2.io.MacroWriter` step by step)
 and the step VTU files, and writes a Markdown report with relative image links:
 
 - the inputs: mesh, materials per phase (with the cell behind an RVELaw), boundary conditions,

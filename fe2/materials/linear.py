@@ -18,7 +18,8 @@ physical at some point raises an error naming that point.
 
 import numpy as np
 
-from . import notation
+from .. import notation
+from .law import Law
 
 
 def _finite(name, value):
@@ -41,19 +42,10 @@ def _field(name, function, x, valid, requirement):
     return values
 
 
-class _Linear:
+class _Linear(Law):
     """A law whose stress is ``tensor(dim) @ strain`` for every point."""
 
-    physics = None
-    is_field = False  # True when a parameter is a function of position
-
-    def tensor(self, dim):
-        raise NotImplementedError
-
-    def tensor_at(self, dim, x):
-        """Tangents at the points x (dim, ...), shape (..., n, n)."""
-        C = self.tensor(dim)
-        return np.broadcast_to(C, x.shape[1:] + C.shape)
+    linear = True
 
     def response(self, strain, state=None):
         strain = np.atleast_2d(np.asarray(strain, dtype=float))
@@ -78,15 +70,7 @@ class Isotropic(_Linear):
         if callable(E) or callable(nu):
             self.E, self.nu, self.is_field = E, nu, True
             return
-        E = float(_finite("Young's modulus E", E))
-        nu = float(_finite("Poisson's ratio nu", nu))
-        if E <= 0:
-            raise ValueError(f"Young's modulus E must be positive, got E={E}")
-        if not -1.0 < nu < 0.5:
-            raise ValueError(f"Poisson's ratio must satisfy -1 < nu < 0.5, got nu={nu}")
-        self.E, self.nu = E, nu
-        self.mu = E / (2 * (1 + nu))
-        self.lam = E * nu / ((1 + nu) * (1 - 2 * nu))
+        self.E, self.nu, self.lam, self.mu = elastic_constants(E, nu)
 
     @classmethod
     def from_lame(cls, lam, mu):
@@ -198,6 +182,17 @@ class Conductor(_Linear):
 
     def __repr__(self):
         return "Conductor(k=<field>)" if self.is_field else f"Conductor(k={self.k.tolist()})"
+
+
+def elastic_constants(E, nu):
+    """(E, nu, lambda, mu) of an isotropic solid; ValueError unless E > 0 and -1 < nu < 1/2."""
+    E = float(_finite("Young's modulus E", E))
+    nu = float(_finite("Poisson's ratio nu", nu))
+    if E <= 0:
+        raise ValueError(f"Young's modulus E must be positive, got E={E}")
+    if not -1.0 < nu < 0.5:
+        raise ValueError(f"Poisson's ratio must satisfy -1 < nu < 0.5, got nu={nu}")
+    return E, nu, E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
 
 
 def _isotropic(dim, lam, mu):

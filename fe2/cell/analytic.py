@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .notation import PAIRS
+from ..notation import PAIRS
 
 
 def _layered(C, fractions, N):

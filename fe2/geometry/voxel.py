@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import skfem
 
-from .lattice import PeriodicityError
+from ..cell.lattice import PeriodicityError
 
 __all__ = ["voxel_mesh", "voxel_cell", "read_labels", "periodicity_report", "check_periodic", "make_periodic",
            "AxisPeriodicity"]
@@ -143,7 +143,7 @@ def voxel_cell(labels, materials, *, spacing=1.0, names=None, kind=None, order=1
     is not periodic within ``tolerance``; pass ``periodic_check=False`` for KUBC/SUBC only, or mirror
     the image with :func:`make_periodic`.
     """
-    from .cell import Cell
+    from ..cell.cell import Cell
 
     labels = _check_labels(labels)
     if periodic_check:

@@ -1,8 +1,9 @@
 """Nonlinear, history-dependent cells: the micro Newton solve for a macro strain under each condition.
 
-    solution = fe2.nonlinear.solve(cell, E, "periodic", state)   # state: cell.initial_states() at first
+    solution = fe2.nonlinear.solve(cell, E, "periodic", state)   # state: None (virgin) at first
     solution.stress, solution.tangent                              # <sigma> and d<sigma>/dE
     state = solution.state                                         # commit; keep the old one to roll back
+    fe2.homogenize(solution.linearization, "kubc")                 # the converged cell under another condition
 
 Kinematic conditions (Periodic, Kubc): u = D E + T w, Newton on T^T f_int(u) = 0. SUBC: the minimal
 kinematic form of the uniform traction, Newton on f_int(u) = F Sigma with F^T u / V = E, the macro
@@ -11,16 +12,18 @@ plastic increments make plain Newton cycle; a backtracking line search on the re
 that without changing the discrete problem. At
 convergence the tangent is the Schur complement of the converged micro tangent stiffness K_t,
     C = (D^T K_t D - R^T (T^T K_t T)^-1 R) / V   or   C = (F^T K_r^-1 F / V)^-1  (SUBC),
-exactly as for linear cells (:mod:`fe2.boundary`) but with K_t. The solve never modifies the given
-history: the new one comes back in the solution, so a macro step can commit or roll back.
+exactly as for linear cells (:mod:`fe2.cell.conditions`) but with K_t, and computed once, at
+convergence. The solve modifies neither the cell nor the given history: each iteration linearizes the
+cell anew (:meth:`fe2.Cell.linearize`), and the new history comes back in the solution, so a macro
+step can commit or roll back.
 """
 
 import dataclasses
 
 import numpy as np
 
-from .boundary import Subc, condition
-from .homogenization import hill_mandel
+from .conditions import Subc, condition
+from .averages import hill_mandel
 
 
 class MicroDivergence(RuntimeError):
@@ -33,7 +36,8 @@ class MicroDivergence(RuntimeError):
 
 @dataclasses.dataclass
 class MicroSolution:
-    """A converged micro solve: averaged stress, consistent tangent, new history, field, residuals."""
+    """A converged micro solve: averaged stress, consistent tangent, new history, field, residuals,
+    and the cell linearized at the converged micro tangent."""
 
     stress: np.ndarray
     tangent: np.ndarray
@@ -41,6 +45,7 @@ class MicroSolution:
     field: np.ndarray = dataclasses.field(repr=False)
     residuals: list = dataclasses.field(default_factory=list)
     hill_mandel: float = 0.0
+    linearization: object = dataclasses.field(default=None, repr=False)
 
     @property
     def iterations(self):
@@ -90,19 +95,19 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             raise MicroDivergence(f"micro Newton: non-finite residual at iteration {iteration} for macro strain "
                                   f"{strain.tolist()}", residuals)
         u, sigma, stress, tangent, new_state, r1, r2 = current
-        cell.set_tangent(tangent)
-        bound = cell.bind(bc)
         if norm <= tol:
-            return MicroSolution(cell.average(stress), bound.tangent(), new_state, u, residuals,
-                                 hill_mandel(cell, u, stress))
+            linearization = cell.linearize(tangent)
+            return MicroSolution(cell.average(stress), linearization.bind(bc).tangent(), new_state, u, residuals,
+                                 hill_mandel(linearization, u, stress), linearization)
         if iteration == max_iterations:
             break
+        problem = cell.linearize(tangent).bind(bc)
         if static:
-            x1 = bound.solve(r1)
-            dsigma = np.linalg.solve(bound.compliance, bound.load.T @ x1 / cell.volume - r2)
-            du = bound.expand(bound.unit_stress @ dsigma - x1)
+            x1 = problem.solve(r1)
+            dsigma = np.linalg.solve(problem.compliance, problem.load.T @ x1 / cell.volume - r2)
+            du = problem.expand(problem.unit_stress @ dsigma - x1)
         else:
-            du, dsigma = -bound.expand(bound.solve(r1)), 0.0
+            du, dsigma = -problem.expand(problem.solve(r1)), 0.0
         step = 1.0
         trial_norm, trial = evaluate(u + du, sigma + dsigma)
         while not trial_norm <= (1 - 1e-4 * step) * norm and step > 1 / 64:  # backtrack

@@ -23,8 +23,8 @@ import numpy as np
 from scipy import stats
 
 from . import geometry
-from .cell import Cell
-from .homogenization import homogenize
+from .cell.cell import Cell
+from .cell.homogenization import homogenize
 from .parallel import executor as make_executor
 
 CONDITIONS = ("subc", "periodic", "kubc")

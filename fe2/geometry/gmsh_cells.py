@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .lattice import Lattice
+from ..cell.lattice import Lattice
 
 __all__ = ["laminate", "inclusion", "checkerboard", "hexagonal",
            "hexagonal_lattice", "sphere", "random_inclusions",

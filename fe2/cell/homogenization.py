@@ -4,59 +4,42 @@ Convention: the effective tensor maps the averaged strain (Mandel vector, see :m
 to the averaged stress, <sigma> = C <eps>; for conduction it maps <grad T> to <K grad T> = -<q>.
 """
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from . import bounds
-from .boundary import Kubc, Periodic, Subc
-from .io import write_vtu
-from .notation import mandel_to_voigt
-from .timing import timed
+from . import bounds, nonlinear
+from .averages import averages, linearized
+from .conditions import Kubc, Periodic, Subc
+from ..notation import mandel_to_voigt
+from ..timing import timed
 
 
 def bind(cell, bc):
-    """The condition ``bc`` bound to ``cell``: assembled and factorized once, kept by the cell until
-    its tangent changes (see :meth:`fe2.Cell.bind`)."""
-    return cell.bind(bc)
+    """The cell problem of ``bc`` on ``cell`` (a cell: at its virgin tangent; or a linearization),
+    assembled and factorized once (see :class:`fe2.cell.conditions.CellProblem`)."""
+    return linearized(cell).bind(bc)
 
 
-def hill_mandel(cell, u, stress=None):
-    """Relative Hill-Mandel residual |<sigma:eps> - <sigma>:<eps>| / |<sigma>:<eps>| of the field u
-    (0 for a field without strain energy); ``stress`` the quadrature-point stress (nel, nqp, n) of a
-    nonlinear law, by default the cell's tangent times the strain."""
-    u = np.asarray(u)[:, None]
-    return _averages(cell, u, None if stress is None else np.asarray(stress)[..., None])[2][0]
-
-
-def _averages(cell, fields, stress=None):
-    """<eps>, <sigma> (m, n) and the Hill-Mandel residuals (m,) of the DOF vectors fields (ndofs, m)."""
-    eps = cell.B @ fields[cell.dofs][:, None]                         # (nel, nqp, n, m)
-    sig = cell.tangent @ eps if stress is None else stress
-    mean_eps, mean_sig = cell.average(eps).T, cell.average(sig).T
-    micro = cell.average(np.einsum("eqkm,eqkm->eqm", sig, eps))
-    macro = np.einsum("mk,mk->m", mean_sig, mean_eps)
-    residual = np.abs(micro - macro) / np.where(macro == 0, 1.0, np.abs(macro))
-    return mean_eps, mean_sig, np.where((micro == 0) & (macro == 0), 0.0, residual)
-
-
-def response(cell, strain, bc):
-    """FE² entry point: averaged stress and consistent tangent for the macro strain under bc.
+def response(cell, strain, bc, state=None):
+    """FE² entry point: averaged stress and consistent tangent of ``cell`` for the macro strain under bc.
 
     The stress is the volume average of the solved micro field; the tangent is the condensed
-    (Schur-complement) tangent of the bound condition, not an average of micro tangents.
+    (Schur-complement) tangent, not an average of micro tangents. A cell with a nonlinear phase is
+    solved by the micro Newton of :func:`fe2.cell.nonlinear.solve` from the history ``state``
+    (None: virgin), so this is the same stress and tangent; use that function to get the new history.
     """
     strain = cell.check_strain(strain)  # before any assembly or factorization
-    bound = cell.bind(bc)
-    u = bound.field(strain)
-    return cell.average(cell.stress(u)), bound.tangent()
+    if not cell.linear:
+        solution = nonlinear.solve(cell, strain, bc, state)
+        return solution.stress, solution.tangent
+    problem = cell.linearize().bind(bc)
+    return cell.average(cell.linearize().stress(problem.field(strain))), problem.tangent()
 
 
 def tangent(cell, bc):
-    """Effective (consistent) tangent of the cell under bc."""
-    return cell.bind(bc).tangent()
+    """Effective tangent of ``cell`` (virgin) or of a linearization under bc."""
+    return linearized(cell).bind(bc).tangent()
 
 
 @dataclass
@@ -104,11 +87,6 @@ class Homogenization:
             return self.tensor
         return mandel_to_voigt(self.tensor)
 
-    def write_vtu(self, folder, prefix=""):
-        """Write the field of every load case to ``folder/{prefix}{bc}_{label}.vtu``."""
-        return [write_vtu(self.cell, Path(folder) / f"{prefix}{self.bc}_{case.label}.vtu", case.field, case.strain)
-                for case in self.cases]
-
     def __str__(self):
         lines = [f"{self.bc}: effective tensor (Mandel, rows/cols {', '.join(self.cell.physics.labels)})"]
         lines += ["  " + " ".join(f"{v:12.6g}" for v in row) for row in self.tensor]
@@ -118,15 +96,19 @@ class Homogenization:
 
 
 def homogenize(cell, bc=Periodic()):
-    """Solve the unit load cases of ``cell`` under ``bc`` ("periodic", "kubc", "subc" or an instance)."""
-    bound = cell.bind(bc)
+    """Solve the unit load cases under ``bc`` ("periodic", "kubc", "subc" or a condition) of ``cell``
+    at its virgin tangent, or of a linearization (``cell.linearize(tangent)``, the converged one of a
+    micro solve: ``solution.linearization``) at its tangent."""
+    linearization = linearized(cell)
+    cell = linearization.body
+    problem = linearization.bind(bc)
     timings = dict(cell.timings)
     with timed(timings, "averages"):
-        fields = bound.unit_fields()
-        eps, sig, residual = _averages(cell, fields)
+        fields = problem.unit_fields()
+        eps, sig, residual = averages(linearization, fields)
         cases = [LoadCase(*case) for case in zip(cell.physics.labels, eps, sig, residual, fields.T)]
-    timings.update(bound.timings)
-    return Homogenization(cell, bound.condition.name, bound.tangent(), cases, timings)
+    timings.update(problem.timings)
+    return Homogenization(cell, problem.condition.name, problem.tangent(), cases, timings)
 
 
 @dataclass
@@ -166,13 +148,6 @@ class Comparison:
             "ordered": self.ordered,
         }
 
-    def write(self, folder):
-        """Write the micro fields of every condition and load case as VTU, and summary.json."""
-        folder = Path(folder)
-        paths = [path for result in self.results.values() for path in result.write_vtu(folder)]
-        (folder / "summary.json").write_text(json.dumps(self.summary(), indent=2))
-        return paths
-
     def __str__(self):
         lines = [str(result) for result in self.results.values()]
         lines.append("ordering (eigenvalues of the differences; all >= 0 when ordered):")
@@ -186,7 +161,8 @@ class Comparison:
 
 
 def compare(cell):
-    """Homogenize under SUBC, periodic and KUBC, with the Voigt, Reuss and (if defined) HS bounds."""
+    """Homogenize under SUBC, periodic and KUBC, with the Voigt, Reuss and (if defined) HS bounds, of
+    ``cell`` at its virgin tangent (or of a linearization)."""
     results = {bc.name: homogenize(cell, bc) for bc in (Subc(), Periodic(), Kubc())}
     found = {"voigt": bounds.voigt(cell), "reuss": bounds.reuss(cell)}
     try:

@@ -4,17 +4,23 @@ The basis is evaluated once. The strain operator B and the quadrature weights ar
 element stiffness K_e = sum_q w_q B_q^T C_q B_q for new material values is a batched product, and
 assembling into the space of a constraint is a re-indexing of the element DOFs. Vector DOFs are
 interleaved: global index = scalar Lagrange DOF * ncomp + component.
+
+A body does not change after construction: the stiffness at a tangent is a new
+:class:`~fe2.cell.linearization.Linearization` (``body.linearize(tangent)``), and the laws' responses
+return new states.
 """
 
 import copy
+import functools
 
 import numpy as np
-import scipy.sparse as sp
 from skfem import Basis
 
-from .notation import to_mandel
+from ..materials.law import check_law
+from ..notation import to_mandel
+from .linearization import Linearization
 from .physics import Conduction, Elasticity, lagrange
-from .timing import timed
+from ..timing import timed
 
 PHYSICS = {"conduction": Conduction, "elasticity": Elasticity}
 
@@ -26,7 +32,7 @@ class Body:
     Parameters
     ----------
     mesh : skfem.Mesh with named ``subdomains`` (the phases); triangles, quads, tets or hexes.
-    materials : dict phase name -> law (:mod:`fe2.materials`, :mod:`fe2.plasticity`, :class:`fe2.RVELaw`),
+    materials : dict phase name -> law (:mod:`fe2.materials`, :mod:`fe2.materials.plasticity`, :class:`fe2.RVELaw`),
         or one law for a homogeneous body. The laws decide the physics: all elastic, or all conductors.
     order : 1 or 2, the Lagrange element order (P2 uses the same, straight-sided mesh).
     intorder : quadrature order; default exact for the stiffness of piecewise-constant materials on
@@ -38,10 +44,12 @@ class Body:
             raise ValueError(f"element order must be 1 or 2, got {order!r}")
         self.mesh = mesh
         self.dim = mesh.dim()
-        self.phases, self.phase = _phases(mesh, materials)
+        self.phases, self.phase = phase_map(mesh, materials)
         self.materials = materials if isinstance(materials, dict) else {self.phases[0]: materials}
-        kinds = {getattr(law, "physics", None) for law in self.materials.values()}
-        if len(kinds) != 1 or None in kinds:
+        for name, law in self.materials.items():
+            check_law(law, name)
+        kinds = {law.physics for law in self.materials.values()}
+        if len(kinds) != 1:
             raise ValueError(f"materials must be all elastic or all conductors, got {self.materials}")
         self.physics = PHYSICS[kinds.pop()](self.dim)
         shared = [name for name, law in self.materials.items()
@@ -51,7 +59,6 @@ class Body:
                              "histories; give each phase its own RVELaw")
         self.order = order
         self.timings = {}
-        self._bound = {}  # factorized systems of the current tangent, cleared when it changes
         with timed(self.timings, "element data"):
             self._element_data(mesh, order, intorder)
 
@@ -78,7 +85,7 @@ class Body:
         self.volume = float(self.dx.sum())
         tangent = self.phase_tangents()  # the laws' tangent at zero strain and virgin state
         self.elastic_tangent = tangent[:, None] if tangent.ndim == 3 else tangent  # (nel, 1 or nqp, n, n)
-        self.set_tangent(self.elastic_tangent)
+        self.elastic_tangent.flags.writeable = False
 
     # --- materials ------------------------------------------------------------------------
     def phase_tangents(self):
@@ -98,15 +105,18 @@ class Body:
                 raise ValueError(f"phase {self.phases[index]!r}: {error}") from None
         return tangent
 
-    def set_tangent(self, tangent):
-        """Use ``tangent`` (nel, n, n) or (nel, nqp, n, n) and recompute the element matrices."""
-        tangent = np.asarray(tangent, dtype=float)
-        self.tangent = tangent[:, None] if tangent.ndim == 3 else tangent  # (nel, 1 or nqp, n, n)
-        self._bound.clear()  # factorizations of the old tangent are stale
-        # batched matmul is several times faster on contiguous operands than on transposed views
-        Bt = np.ascontiguousarray(np.swapaxes(self.B, -1, -2))
-        Ke = Bt @ (self.tangent @ self.B)                                    # (nel, nqp, nloc, nloc)
-        self.element_matrices = self.quadrature_sum(Ke, overwrite=True)
+    def linearize(self, tangent=None):
+        """The body linearized at the micro tangent ``tangent`` (nel, n, n) or (nel, nqp, n, n): a new
+        :class:`fe2.cell.linearization.Linearization`; None gives the laws' tangent at zero strain
+        and virgin state (made once). The body itself never changes."""
+        if tangent is None:
+            return self.virgin
+        return Linearization(self, tangent)
+
+    @functools.cached_property
+    def virgin(self):
+        """The linearization at the laws' tangent at zero strain and virgin state."""
+        return Linearization(self, self.elastic_tangent)
 
     def quadrature_sum(self, values, overwrite=False):
         """sum_q w_q values_q of element-and-point values (nel, nqp, ...) -> (nel, ...); with
@@ -119,14 +129,19 @@ class Body:
         return values[:, 0] if values.shape[1] == 1 else values.sum(axis=1)
 
     def __getstate__(self):
-        """Pickled without its factorizations (solver handles cannot travel; a worker rebuilds them)."""
+        """Pickled without its virgin linearization (solver handles cannot travel; a worker rebuilds it)."""
         state = dict(self.__dict__)
-        state["_bound"] = {}
+        state.pop("virgin", None)
         return state
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.dim}D {self.physics.name}, P{self.order}, {self.mesh.t.shape[1]} elements, "
                 f"{self.ndofs} dofs, phases {self.phases})")
+
+    @property
+    def linear(self):
+        """True when every phase law is linear (no history): one linearization answers every strain."""
+        return all(law.linear for law in self.materials.values())
 
     @property
     def fractions(self):
@@ -137,10 +152,6 @@ class Body:
     def strain(self, u):
         """Generalized strain at the quadrature points, (nel, nqp, n), of the DOF vector u."""
         return (self.B @ u[self.dofs][:, None, :, None])[..., 0]
-
-    def stress(self, u):
-        """Generalized stress C eps at the quadrature points, (nel, nqp, n)."""
-        return (self.tangent @ self.strain(u)[..., None])[..., 0]
 
     def average(self, field):
         """Volume average over the cell of a quadrature-point field (nel, nqp, ...)."""
@@ -166,24 +177,6 @@ class Body:
             raise ValueError(f"macro {what} is not finite: {strain.tolist()}")
         return strain
 
-    def assemble(self, dof_map, n):
-        """Upper triangle (CSR) of the stiffness T^T K T for the DOF map of a constraint
-        (full DOF -> reduced index, -1 = fixed). Uses the symmetry of the element matrices: each
-        local pair a <= b is added once at (min, max) of its reduced indices (twice on the diagonal
-        when a != b land on the same reduced DOF, as a periodic wrap across a tiny cell can do).
-        Fixed DOFs go to a dummy last row/column that is sliced off."""
-        a, b = np.triu_indices(self.dofs.shape[1])
-        rows = np.where(dof_map < 0, n, dof_map).astype(np.int32)[self.dofs]
-        I, J = rows[:, a], rows[:, b]
-        values = self.element_matrices[:, a, b]
-        ordered = np.sort(rows, axis=1)
-        if np.any(ordered[:, 1:] == ordered[:, :-1]):
-            values = values * np.where((a != b) & (I == J), 2.0, 1.0)
-        lo = np.minimum(I, J)
-        hi = np.maximum(I, J, out=I)
-        K = sp.csr_matrix((values.ravel(), (lo.ravel(), hi.ravel())), shape=(n + 1, n + 1))
-        return K[:n, :n]
-
     def element_forces(self, stress):
         """The element nodal forces sum_q w_q B_q^T sigma_q of a stress field (nel, nqp, n): (nel, 1, nloc)."""
         return np.einsum("eqka,eqk->ea", self.B, stress * self.dx[:, :, None])[:, None, :]
@@ -202,7 +195,7 @@ class Body:
         for index, name in enumerate(self.phases):
             elements = self.phase == index
             law = self.materials[name]
-            if hasattr(law, "initial_state"):  # a nonlinear law with (possibly) history
+            if not law.linear:  # a nonlinear law with (possibly) history
                 state = None if states is None else states.get(name)
                 try:
                     stress[elements], tangent[elements], new[name] = law.response(strain[elements], state)
@@ -223,8 +216,7 @@ class Body:
     def initial_states(self):
         """The virgin history of every phase at its quadrature points (None for laws without history)."""
         shape = lambda index: (int(np.sum(self.phase == index)), self.dx.shape[1])  # noqa: E731
-        return {name: (self.materials[name].initial_state(shape(index))
-                       if hasattr(self.materials[name], "initial_state") else None)
+        return {name: (None if self.materials[name].linear else self.materials[name].initial_state(shape(index)))
                 for index, name in enumerate(self.phases)}
 
     def scatter(self, values, dof_map, n):
@@ -235,7 +227,7 @@ class Body:
                          for m in range(values.shape[1])], axis=1)
 
 
-def _phases(mesh, materials):
+def phase_map(mesh, materials):
     """Phase names and the phase index of every element, checked against the materials."""
     nel = mesh.t.shape[1]
     subdomains = {k: np.asarray(v) for k, v in (mesh.subdomains or {}).items() if not k.startswith("gmsh:")}

@@ -14,7 +14,7 @@ Each turns scikit-fem basis data into the operators the homogenization needs:
 import numpy as np
 from skfem import ElementHex1, ElementHex2, ElementQuad1, ElementQuad2, ElementTetP1, ElementTetP2, ElementTriP1, ElementTriP2
 
-from . import notation
+from .. import notation
 
 # mesh geometry element -> (P1, P2) Lagrange elements on that mesh
 LAGRANGE = {

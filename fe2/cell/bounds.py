@@ -7,17 +7,20 @@ phases (Walpole's form with the extreme phase moduli as reference, so any number
 
 import numpy as np
 
-from .materials import Conductor, Isotropic
+from .averages import linearized
+from ..materials.linear import Conductor, Isotropic
 
 
 def voigt(cell):
-    """Arithmetic mean <C>."""
-    return cell.average(cell.tangent)
+    """Arithmetic mean <C> of the virgin tangent of a cell, or of the tangent of a linearization."""
+    linearization = linearized(cell)
+    return linearization.body.average(linearization.tangent)
 
 
 def reuss(cell):
-    """Harmonic mean <C^-1>^-1."""
-    return np.linalg.inv(cell.average(np.linalg.inv(cell.tangent)))
+    """Harmonic mean <C^-1>^-1 of the virgin tangent of a cell, or of the tangent of a linearization."""
+    linearization = linearized(cell)
+    return np.linalg.inv(linearization.body.average(np.linalg.inv(linearization.tangent)))
 
 
 def isotropic_tensor(dim, bulk, shear):

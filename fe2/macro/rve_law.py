@@ -3,7 +3,7 @@
     law = fe2.RVELaw(cell, "periodic")
     stress, tangent, state = law.response(strains, state)   # strains (..., n), one cell solve per point
 
-It answers the same interface as the analytic laws of :mod:`fe2.materials` and :mod:`fe2.plasticity`,
+It answers the same interface as the analytic laws of :mod:`fe2.materials` and :mod:`fe2.materials.plasticity`,
 so a macro solver cannot tell them apart. Cells whose phases are all linear are solved once: their
 effective tensor serves every point. Otherwise every point carries its own micro history (the phase
 states and its last converged field, the start of its next Newton solve), and ``response`` returns
@@ -17,14 +17,14 @@ again starts over from it (a cut-back). ``histories(state)`` gathers the full hi
 step, for checkpoints and output; a gathered array given back as the state seeds the workers again.
 """
 
-import copy
 import itertools
 
 import numpy as np
 
-from . import nonlinear
-from .boundary import condition
-from .parallel import Progress
+from ..cell import nonlinear
+from ..cell.conditions import condition
+from ..materials.law import Law
+from ..parallel import Progress
 
 
 class Histories:
@@ -91,7 +91,7 @@ class MicroWorker:
         self.committed, self.version, self.trial, self.trial_version = np.asarray(histories, dtype=object), version, None, None
 
 
-class RVELaw:
+class RVELaw(Law):
     """The averaged stress and consistent tangent of ``cell`` under ``bc`` as a material-point law."""
 
     is_field = False
@@ -99,14 +99,11 @@ class RVELaw:
     def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25, executor=None, progress=False):
         if not tol > 0 or int(max_iterations) < 1:
             raise ValueError(f"tol must be positive and max_iterations at least 1, got tol={tol}, max_iterations={max_iterations}")
-        # its own copy: the micro solves set the cell's tangent, which must not change the user's cell
-        self.cell, self.bc = copy.deepcopy(cell), condition(bc)
-        cell = self.cell
+        self.cell, self.bc = cell, condition(bc)   # a cell never changes, so it is shared, not copied
         self.physics = cell.physics.name
         self.tol, self.max_iterations = tol, max_iterations
-        self.linear = not any(hasattr(law, "initial_state") for law in cell.materials.values())
-        cell.set_tangent(cell.elastic_tangent)
-        self._elastic = cell.bind(self.bc).tangent()  # the effective tangent of the virgin cell
+        self.linear = cell.linear
+        self._elastic = cell.linearize().bind(self.bc).tangent()  # the effective tangent of the virgin cell
         self.executor = None if self.linear else executor
         self.progress = progress  # show cell solves done / total within each response
         self._workers, self._chunks, self._versions, self._seeded = None, None, itertools.count(1), None
@@ -116,10 +113,6 @@ class RVELaw:
         if dim != self.cell.dim:
             raise ValueError(f"a {self.cell.dim}D cell cannot answer for a {dim}D material point")
         return self._elastic
-
-    def tensor_at(self, dim, x):
-        C = self.tensor(dim)
-        return np.broadcast_to(C, x.shape[1:] + C.shape)
 
     def initial_state(self, shape):
         """Virgin micro histories of an array of points (None entries: the cell's initial states);

@@ -17,6 +17,9 @@ tangent is returned. :meth:`J2Plasticity.stress_3d` gives the full 3D stress (e.
 
 import numpy as np
 
+from .law import Law
+from .linear import elastic_constants
+
 __all__ = ["J2Plasticity", "NonlinearConductor", "ReturnMappingError"]
 
 _SQRT32 = np.sqrt(1.5)
@@ -46,7 +49,7 @@ def _check_finite(what, array):
                          f"(first at index {np.unravel_index(np.argmax(bad), bad.shape)})")
 
 
-class J2Plasticity:
+class J2Plasticity(Law):
     """Small-strain J2 (von Mises) plasticity with isotropic hardening, associative flow, radial return.
 
     Yield function  f = sqrt(3/2) |dev sigma| - (sigma_y + R(p)) <= 0  with the hardening
@@ -78,14 +81,9 @@ class J2Plasticity:
     max_iterations = 50
 
     def __init__(self, E, nu, yield_stress, hardening=0.0, saturation=None):
-        E = _scalar("Young's modulus E", E)
-        nu = _scalar("Poisson's ratio nu", nu)
+        self.E, self.nu, self.lam, self.mu = elastic_constants(E, nu)
         yield_stress = _scalar("yield_stress", yield_stress)
         hardening = _scalar("hardening", hardening)
-        if E <= 0:
-            raise ValueError(f"Young's modulus E must be positive, got E={E}")
-        if not -1.0 < nu < 0.5:
-            raise ValueError(f"Poisson's ratio must satisfy -1 < nu < 0.5, got nu={nu}")
         if yield_stress <= 0:
             raise ValueError(f"yield_stress must be positive, got yield_stress={yield_stress}")
         if hardening < 0:
@@ -103,10 +101,7 @@ class J2Plasticity:
             if delta <= 0:
                 raise ValueError(f"saturation rate delta must be positive, got delta={delta}")
             saturation = (sigma_sat, delta)
-        self.E, self.nu = E, nu
         self.yield_stress, self.hardening, self.saturation = yield_stress, hardening, saturation
-        self.mu = E / (2 * (1 + nu))
-        self.lam = E * nu / ((1 + nu) * (1 - 2 * nu))
         self.bulk = self.lam + 2 * self.mu / 3
         self._C3 = self.bulk * np.outer(_ONE, _ONE) + 2 * self.mu * _DEV
 
@@ -118,11 +113,6 @@ class J2Plasticity:
         if dim == 2:
             return self._C3[np.ix_(_PLANE, _PLANE)].copy()
         raise ValueError(f"J2Plasticity: dim must be 2 (plane strain) or 3, got dim={dim}")
-
-    def tensor_at(self, dim, x):
-        """Elastic stiffness at the points x (dim, ...), shape (..., n, n)."""
-        C = self.tensor(dim)
-        return np.broadcast_to(C, np.shape(x)[1:] + C.shape)
 
     # --- hardening -------------------------------------------------------------------------------
     def flow_stress(self, p):
@@ -256,7 +246,7 @@ class J2Plasticity:
         return text + ")"
 
 
-class NonlinearConductor:
+class NonlinearConductor(Law):
     """Steady conduction with a gradient-dependent conductivity: K g = k(|g|) g (flux q = -k(|g|) grad T),
 
         k(s) = k0 (1 + (s / g0)^2)^((m - 1) / 2),
@@ -292,13 +282,6 @@ class NonlinearConductor:
         if dim not in (1, 2, 3):
             raise ValueError(f"NonlinearConductor: dim must be 1, 2 or 3, got dim={dim}")
         return self.k0 * np.eye(dim)
-
-    def tensor_at(self, dim, x):
-        C = self.tensor(dim)
-        return np.broadcast_to(C, np.shape(x)[1:] + C.shape)
-
-    def initial_state(self, shape):
-        return None
 
     def response(self, gradient, state=None):
         """Generalized stress k(|g|) g (..., dim), tangent (..., dim, dim), state None."""

@@ -46,12 +46,13 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .body import Body, _phases
-from .linalg import factorize
-from .macro import Dirichlet
-from .parallel import Serial
+from ..cell.body import Body, phase_map
+from ..cell.linalg import factorize
+from ..io.vtu import pad
+from ..macro.problem import Dirichlet
+from ..parallel import Serial
 from .partition import NestingError, Partition, shape_functions  # noqa: F401  (NestingError is part of the API)
-from .timing import timed
+from ..timing import timed
 
 BOUNDARY = ("linear", "oversampling", "oscillatory")
 TASK_ELEMENTS = 20_000  # fine elements per task of local problems (bounds a task's memory)
@@ -102,13 +103,13 @@ class MsFEM:
         self.petrov_galerkin = bool(petrov_galerkin)
         self.timings = {}
         # bad input is refused before any local problem is solved
-        self.phases, self.phase = _phases(fine, materials)
+        self.phases, self.phase = phase_map(fine, materials)
         self.materials = materials if isinstance(materials, dict) else {self.phases[0]: materials}
         kinds = {getattr(law, "physics", None) for law in self.materials.values()}
         if len(kinds) != 1 or not kinds <= {"conduction", "elasticity"}:
             raise ValueError(f"MsFEM materials must be all conductors or all linear elastic, got {self.materials}")
         self.physics = kinds.pop()
-        if any(hasattr(law, "initial_state") for law in self.materials.values()):
+        if not all(law.linear for law in self.materials.values()):
             raise ValueError("MsFEM solves linear problems: give linear laws (Isotropic, Anisotropic, Conductor)")
         if boundary == "oscillatory" and self.physics != "conduction":
             raise ValueError("oscillatory boundary conditions come from the 1D reduced scalar problem: use them for "
@@ -302,7 +303,7 @@ class MsFEM:
             for name, (e, r) in {"l2": (e_val, r_val), "h1": (e_grad, r_grad)}.items():
                 error[name] += np.sum(body.dx * np.sum(e**2, axis=tuple(range(e.ndim - 2))))
                 norm[name] += np.sum(body.dx * np.sum(r**2, axis=tuple(range(r.ndim - 2))))
-            C = np.broadcast_to(body.tangent, e_strain.shape + e_strain.shape[-1:])
+            C = np.broadcast_to(body.elastic_tangent, e_strain.shape + e_strain.shape[-1:])
             error["energy"] += np.einsum("eq,eqi,eqij,eqj->", body.dx, e_strain, C, e_strain)
             norm["energy"] += np.einsum("eq,eqi,eqij,eqj->", body.dx, r_strain, C, r_strain)
         absolute = {k: float(np.sqrt(v)) for k, v in error.items()}
@@ -344,10 +345,10 @@ class MsFEM:
         label = "temperature" if self.physics == "conduction" else "displacement"
         U = solution.coarse.reshape(-1, self.ncomp)
         cell_type = {3: "triangle", 4: "quad"}
-        coarse = meshio.Mesh(_pad3(self.coarse.p.T), [(cell_type[self.coarse.t.shape[0]], self.coarse.t.T)],
+        coarse = meshio.Mesh(pad(self.coarse.p.T), [(cell_type[self.coarse.t.shape[0]], self.coarse.t.T)],
                              point_data={label: _field(U)})
         offsets = np.cumsum([0] + [len(n) for n in self.nodes])
-        points = _pad3(np.concatenate([self.fine.p[:, n].T for n in self.nodes]))
+        points = pad(np.concatenate([self.fine.p[:, n].T for n in self.nodes]))
         cells = np.concatenate([np.searchsorted(n, self.fine.t[:, self.partition.members(K)]).T + offsets[K]
                                 for K, n in enumerate(self.nodes)])
         values = np.concatenate([self.local_field(solution, K).reshape(-1, self.ncomp) for K in range(len(self.nodes))])
@@ -402,7 +403,7 @@ def _solve_patches(settings, patches):
     for k, patch in enumerate(patches):
         n0, e0 = node_offsets[k], element_offsets[k]
         f0, f1 = facet_offsets[k], facet_offsets[k + 1]
-        data = dict(element_matrices=body.element_matrices[e0:element_offsets[k + 1]],
+        data = dict(element_matrices=body.linearize().element_matrices[e0:element_offsets[k + 1]],
                     dofs=body.dofs[e0:element_offsets[k + 1]] - n0 * ncomp,
                     volumes=np.einsum("aeq,eq->ea", values[:, e0 + np.flatnonzero(patch["own"])],
                                       body.dx[e0 + np.flatnonzero(patch["own"])]),
@@ -550,8 +551,4 @@ def _strain(grads, physics):
 
 
 def _field(values):
-    return values[:, 0] if values.shape[1] == 1 else _pad3(values)
-
-
-def _pad3(points):
-    return np.hstack([points, np.zeros((points.shape[0], 3 - points.shape[1]))])
+    return values[:, 0] if values.shape[1] == 1 else pad(values)

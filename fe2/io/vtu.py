@@ -15,6 +15,7 @@ so it is added to the XML after meshio wrote the file; meshio 5.3 cannot read VT
 back, so a file written with units is for VTK readers (ParaView, pyvista), one without units for any.
 """
 
+import json
 import re
 from pathlib import Path
 from xml.sax.saxutils import quoteattr, unescape
@@ -23,15 +24,15 @@ import meshio
 import numpy as np
 from skfem.io.meshio import to_meshio
 
-from .notation import from_mandel
+from ..notation import from_mandel
 
 
-def _pad(vectors):
-    """(n, dim) -> (n, 3)."""
+def pad(vectors):
+    """(n, dim) -> (n, 3): points and vectors as VTK wants them, zero beyond the body's dimension."""
     return np.hstack([vectors, np.zeros((vectors.shape[0], 3 - vectors.shape[1]))])
 
 
-def _pad_tensor(tensors):
+def pad_tensor(tensors):
     """(n, dim, dim) -> (n, 9)."""
     out = np.zeros((tensors.shape[0], 3, 3))
     d = tensors.shape[1]
@@ -48,18 +49,18 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     volume = cell.dx.sum(axis=1)[:, None]
     strain = np.einsum("eq,eqk->ek", cell.dx, cell.strain(u)) / volume
     explicit = stress
-    stress = np.einsum("eq,eqk->ek", cell.dx, cell.stress(u) if stress is None else stress) / volume
+    stress = np.einsum("eq,eqk->ek", cell.dx, cell.linearize().stress(u) if stress is None else stress) / volume
     point, cells = {}, {"phase": cell.phase.astype(np.int32)}
     fluct = None if macro_strain is None else nodal - cell.affine[cell.vertex_dofs] @ macro_strain
     if cell.physics.name == "elasticity":
-        point["displacement"] = _pad(nodal)
+        point["displacement"] = pad(nodal)
         if fluct is not None:
-            point["fluctuation"] = _pad(fluct)
-        cells["strain"] = _pad_tensor(from_mandel(strain))
+            point["fluctuation"] = pad(fluct)
+        cells["strain"] = pad_tensor(from_mandel(strain))
         s = np.zeros((len(stress), 3, 3))
         s[:, :cell.dim, :cell.dim] = from_mandel(stress)
         if cell.dim == 2:
-            zz = _out_of_plane_row(cell) if stress_zz is None and explicit is None else None
+            zz = out_of_plane_row(cell) if stress_zz is None and explicit is None else None
             s[:, 2, 2] = stress_zz if stress_zz is not None else (np.nan if zz is None else np.einsum("ek,ek->e", zz, strain))
         cells["stress"] = s.reshape(-1, 9)
         if not np.isnan(s[:, 2, 2]).any():
@@ -69,12 +70,12 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
         point["temperature"] = nodal[:, 0]
         if fluct is not None:
             point["fluctuation"] = fluct[:, 0]
-        cells["gradient"] = _pad(strain)
-        cells["flux"] = _pad(-stress)
+        cells["gradient"] = pad(strain)
+        cells["flux"] = pad(-stress)
     return point, cells
 
 
-def _out_of_plane_row(cell):
+def out_of_plane_row(cell):
     """Plane strain: sigma_zz = C[zz, (xx, yy, xy)] . eps per element, from each phase's 3D law
     (at the element centroid for coefficient fields); None when a law is only known in 2D."""
     rows = np.empty((cell.mesh.t.shape[1], 3))
@@ -96,7 +97,7 @@ def vtu_mesh(cell, u, macro_strain=None, stress=None, point_data=None, cell_data
     point.update(point_data or {})
     cells.update(cell_data or {})
     mesh = to_meshio(cell.mesh, encode_cell_data=False)
-    mesh.points = _pad(cell.mesh.p.T)
+    mesh.points = pad(cell.mesh.p.T)
     mesh.point_data = point
     mesh.cell_data = {name: [value] for name, value in cells.items()}
     mesh.field_data = {name: np.array([index, cell.dim]) for index, name in enumerate(cell.phases)}
@@ -225,3 +226,19 @@ def read_pvd(path):
         return []
     entries = re.findall(r'<DataSet\s+timestep="([^"]*)"\s+part="([^"]*)"\s+file="([^"]*)"', path.read_text())
     return [(float(t), unescape(f, {"&quot;": '"'}), int(part)) for t, part, f in entries]
+
+
+def write_homogenization(result, folder, prefix=""):
+    """Write the field of every load case of ``result`` (a :class:`fe2.Homogenization`) to
+    ``folder/{prefix}{bc}_{label}.vtu``; returns the paths."""
+    return [write_vtu(result.cell, Path(folder) / f"{prefix}{result.bc}_{case.label}.vtu", case.field, case.strain)
+            for case in result.cases]
+
+
+def write_comparison(comparison, folder):
+    """Write the micro fields of every condition and load case of ``comparison`` (a
+    :class:`fe2.Comparison`) as VTU, and its summary as ``summary.json``; returns the VTU paths."""
+    folder = Path(folder)
+    paths = [path for result in comparison.results.values() for path in write_homogenization(result, folder)]
+    (folder / "summary.json").write_text(json.dumps(comparison.summary(), indent=2))
+    return paths

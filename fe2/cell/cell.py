@@ -1,24 +1,26 @@
 """A microstructure cell (RVE): a body on a lattice cell, with the affine fields of the macro gradients,
-its rigid modes, and the boundary conditions of homogenization bound to it."""
+its rigid modes and the DOF maps of the conditions of homogenization. Immutable after construction:
+the stiffness at a micro tangent is a new :class:`~fe2.cell.linearization.Linearization`."""
 
 import numpy as np
 
 from .body import Body
+from .conditions import condition
 from .lattice import Lattice
-from .timing import timed
+from ..timing import timed
 
 
 class Cell(Body):
-    """A cell (RVE) made of the phases of ``mesh``; see :class:`fe2.body.Body` for the arguments.
+    """A cell (RVE) made of the phases of ``mesh``; see :class:`fe2.cell.body.Body` for the arguments.
 
-    lattice : :class:`fe2.lattice.Lattice`, or an array of lattice vectors (rows), the cell then
+    lattice : :class:`fe2.cell.lattice.Lattice`, or an array of lattice vectors (rows), the cell then
         placed around the mesh; default the mesh's bounding box. The mesh must fill its lattice cell
         (a parallelogram or parallelepiped: a hexagonal array is meshed on its rhombic primitive cell).
     """
 
     def __init__(self, mesh, materials, *, order=1, lattice=None, intorder=None):
         super().__init__(mesh, materials, order=order, intorder=intorder)
-        self._maps = {}   # DOF maps of the bound conditions, which do not depend on the tangent
+        self._maps = {}   # DOF maps of the conditions, computed on first use (they do not depend on the tangent)
         with timed(self.timings, "element data"):
             self._lattice_data(mesh, lattice)
 
@@ -41,11 +43,6 @@ class Cell(Body):
         self.affine = self.physics.affine(self.doflocs, self.components, origin)  # (ndofs, n)
         self.rigid_modes = self.physics.rigid_modes(self.doflocs, self.components, origin)
 
-    def unit_strain_forces(self):
-        """(K_e D_e)^T = sum_q w_q C_q B_q, (nel, n, nloc): element nodal forces of the unit macro
-        strains (B D_e = I exactly, as the affine fields lie in the Lagrange space)."""
-        return self.quadrature_sum(self.tangent @ self.B, overwrite=True)
-
     def unit_stress_forces(self):
         """F_e^T = sum_q w_q B_q, (nel, n, nloc): element nodal forces of the unit uniform stresses,
         int B^T e_k dx = int N (e_k n) ds."""
@@ -53,25 +50,20 @@ class Cell(Body):
 
     def constraint(self, bc):
         """(dof_map, n) of the condition ``bc`` on this cell, computed once."""
-        from .boundary import condition
         bc = condition(bc)
         if bc not in self._maps:
-            self._maps[bc] = bc.dof_map(self)
+            index, n = bc.dof_map(self)
+            index = np.array(index, dtype=np.int64)
+            if index.shape != (self.ndofs,) or int(n) != n or index.max(initial=-1) >= n or index.min(initial=0) < -1:
+                raise ValueError(f"{bc!r}.dof_map must give an index per DOF ({self.ndofs},) in -1 .. n-1 and n, "
+                                 f"got shape {index.shape} and n = {n}")
+            index.flags.writeable = False
+            self._maps[bc] = index, int(n)
         return self._maps[bc]
 
     def bind(self, bc):
-        """The boundary condition ``bc`` bound to this cell: assembled and factorized once, kept until
-        the tangent changes. ``bc``: "periodic", "kubc", "subc", a condition or its class."""
-        from .boundary import condition
-        bc = condition(bc)
-        if bc not in self._bound:
-            self._bound[bc] = bc.bind(bc, self)
-        return self._bound[bc]
-
-    def homogenize(self, bc):
-        """Effective tensor and load cases under ``bc``; see :func:`fe2.homogenization.homogenize`."""
-        from .homogenization import homogenize
-        return homogenize(self, bc)
+        """The cell problem of ``bc`` at the virgin linearization (``self.linearize().bind(bc)``)."""
+        return self.linearize().bind(bc)
 
     def __repr__(self):
         fractions = ", ".join(f"{k}: {v:.3f}" for k, v in self.fractions.items())

@@ -1,0 +1,92 @@
+"""A body linearized at a micro tangent: the element and reduced stiffness for that tangent.
+
+    linearization = cell.linearize(tangent)    # tangent (nel, n, n) or (nel, nqp, n, n); None: virgin
+    problem = linearization.bind("periodic")   # reduced matrix, factorized on first use
+    problem.field(E), problem.tangent()        # micro field; condensed tangent (computed lazily)
+
+K_e = sum_q w_q B_q^T C_q B_q with C the given tangent. A linearization is made once and never
+changes: the body it came from is untouched, and a new tangent gives a new linearization. So the
+answer to a question about a cell does not depend on what was solved before it.
+"""
+
+import functools
+
+import numpy as np
+import scipy.sparse as sp
+
+from .conditions import condition
+
+
+class Linearization:
+    """``body`` (a :class:`fe2.cell.body.Body` or :class:`fe2.Cell`) at the micro tangent ``tangent``
+    (nel, n, n) per element or (nel, nqp, n, n) per quadrature point. Built by ``body.linearize``."""
+
+    def __init__(self, body, tangent):
+        tangent = np.array(tangent, dtype=float)      # a copy: later changes of the caller's array do not leak in
+        if tangent.ndim == 3:
+            tangent = tangent[:, None]
+        n = body.physics.size
+        if tangent.ndim != 4 or tangent.shape[0] != body.dx.shape[0] or tangent.shape[1] not in (1, body.dx.shape[1]) \
+                or tangent.shape[2:] != (n, n):
+            raise ValueError(f"a tangent of {body!r} has shape ({body.dx.shape[0]}, [{body.dx.shape[1]},] {n}, {n}), "
+                             f"got {np.shape(tangent)}")
+        if not np.all(np.isfinite(tangent)):
+            raise FloatingPointError("the micro tangent is not finite")
+        tangent.flags.writeable = False
+        self.body, self.tangent = body, tangent
+        self._problems = {}   # the conditions bound to this linearization, on first use
+
+    @functools.cached_property
+    def element_matrices(self):
+        """K_e = sum_q w_q B_q^T C_q B_q, (nel, nloc, nloc)."""
+        B = self.body.B
+        # batched matmul is several times faster on contiguous operands than on transposed views
+        Bt = np.ascontiguousarray(np.swapaxes(B, -1, -2))
+        return self.body.quadrature_sum(Bt @ (self.tangent @ B), overwrite=True)
+
+    def assemble(self, dof_map, n):
+        """Upper triangle (CSR) of the stiffness T^T K T for the DOF map of a constraint
+        (full DOF -> reduced index, -1 = fixed). Uses the symmetry of the element matrices: each
+        local pair a <= b is added once at (min, max) of its reduced indices (twice on the diagonal
+        when a != b land on the same reduced DOF, as a periodic wrap across a tiny cell can do).
+        Fixed DOFs go to a dummy last row/column that is sliced off."""
+        dofs = self.body.dofs
+        a, b = np.triu_indices(dofs.shape[1])
+        rows = np.where(dof_map < 0, n, dof_map).astype(np.int32)[dofs]
+        I, J = rows[:, a], rows[:, b]
+        values = self.element_matrices[:, a, b]
+        ordered = np.sort(rows, axis=1)
+        if np.any(ordered[:, 1:] == ordered[:, :-1]):
+            values = values * np.where((a != b) & (I == J), 2.0, 1.0)
+        lo = np.minimum(I, J)
+        hi = np.maximum(I, J, out=I)
+        K = sp.csr_matrix((values.ravel(), (lo.ravel(), hi.ravel())), shape=(n + 1, n + 1))
+        return K[:n, :n]
+
+    def stress(self, u):
+        """The generalized stress C eps(u) at the quadrature points, (nel, nqp, n)."""
+        return (self.tangent @ self.body.strain(u)[..., None])[..., 0]
+
+    def unit_strain_forces(self):
+        """(K_e D_e)^T = sum_q w_q C_q B_q, (nel, n, nloc): element nodal forces of the unit macro
+        strains (B D_e = I exactly, as the affine fields lie in the Lagrange space)."""
+        return self.body.quadrature_sum(self.tangent @ self.body.B, overwrite=True)
+
+    def bind(self, bc):
+        """The cell problem of the condition ``bc`` ("periodic", "kubc", "subc", a
+        :class:`fe2.cell.conditions.Condition` or its class) at this linearization: a
+        :class:`fe2.cell.conditions.CellProblem`, assembled and factorized once."""
+        bc = condition(bc)
+        if bc not in self._problems:
+            self._problems[bc] = bc.problem(bc, self)
+        return self._problems[bc]
+
+    def __getstate__(self):
+        """Pickled without its factorizations (solver handles cannot travel; a worker rebuilds them)."""
+        state = dict(self.__dict__)
+        state["_problems"] = {}
+        state.pop("element_matrices", None)
+        return state
+
+    def __repr__(self):
+        return f"Linearization of {self.body!r}"
