@@ -34,7 +34,20 @@ def weights(dim):
 
 
 def to_mandel(tensor):
-    """Symmetric tensor(s) of shape (..., dim, dim) -> Mandel vectors (..., n)."""
+    """Symmetric tensor(s) of shape (..., dim, dim) -> Mandel vectors (..., n).
+
+    The shear term carries sqrt(2), so the double contraction is the dot product of the vectors,
+    and :func:`from_mandel` gives the tensor back:
+
+    >>> eps = [[0.01, 0.002], [0.002, -0.003]]
+    >>> sig = [[2.0, 0.5], [0.5, 1.0]]
+    >>> print(np.round(to_mandel(eps), 6))                  # (xx, yy, sqrt2 xy)
+    [ 0.01     -0.003     0.002828]
+    >>> print(f"{np.sum(np.multiply(sig, eps)):.6f} = {to_mandel(sig) @ to_mandel(eps):.6f}")
+    0.019000 = 0.019000
+    >>> bool(np.allclose(from_mandel(to_mandel(eps)), eps))
+    True
+    """
     tensor = np.asarray(tensor, dtype=float)
     dim = tensor.shape[-1]
     return np.stack([tensor[..., i, j] for i, j in PAIRS[dim]], axis=-1) * weights(dim)
@@ -60,7 +73,19 @@ def mandel_to_voigt(stiffness):
 
 
 def voigt_to_mandel(stiffness):
-    """Engineering Voigt stiffness matrix -> Mandel stiffness matrix."""
+    """Engineering Voigt stiffness matrix -> Mandel stiffness matrix.
+
+    The shear-shear entry doubles (Voigt C_66 = mu, Mandel 2 mu), so that the Mandel matrix has
+    the eigenvalues of the tensor; :func:`mandel_to_voigt` undoes it:
+
+    >>> C = voigt_to_mandel([[4.0, 1.0, 0.0], [1.0, 4.0, 0.0], [0.0, 0.0, 1.5]])
+    >>> print(C)
+    [[4. 1. 0.]
+     [1. 4. 0.]
+     [0. 0. 3.]]
+    >>> print(mandel_to_voigt(C)[2, 2])
+    1.5
+    """
     stiffness = np.asarray(stiffness, dtype=float)
     w = weights({3: 2, 6: 3}[stiffness.shape[-1]])
     return stiffness * np.outer(w, w)

@@ -39,5 +39,14 @@ def laminate_stiffness(stiffnesses, fractions, normal=0):
 
 
 def laminate_conductivity(conductivities, fractions, normal=0):
-    """Effective conductivity of a laminate: harmonic mean across the layers, arithmetic along."""
+    """Effective conductivity of a laminate: harmonic mean across the layers, arithmetic along.
+
+    Two equal layers of k = 1 and k = 10 stacked along x (normal 0): across them
+    1 / (0.5/1 + 0.5/10) = 1.818..., along them (1 + 10)/2 = 5.5.
+
+    >>> K = laminate_conductivity([np.eye(2), 10 * np.eye(2)], [0.5, 0.5], normal=0)
+    >>> print(np.round(K, 6))
+    [[1.818182 0.      ]
+     [0.       5.5     ]]
+    """
     return _layered(conductivities, fractions, [normal])

@@ -3,6 +3,21 @@
 For any cell and boundary condition: Reuss <= SUBC <= periodic <= KUBC <= Voigt (Loewner order,
 Huet's hierarchy). Hashin-Shtrikman bounds hold for statistically isotropic mixtures of isotropic
 phases (Walpole's form with the extreme phase moduli as reference, so any number of phases).
+
+A laminate of equal layers (k = 1 and 10, normal x) attains the Reuss bound across its layers and
+the Voigt bound along them:
+
+>>> import skfem, fe2
+>>> x = np.linspace(0, 1, 5)
+>>> mesh = skfem.MeshQuad.init_tensor(x, x).with_subdomains(
+...     {"soft": lambda p: p[0] < 0.5, "stiff": lambda p: p[0] > 0.5})
+>>> cell = fe2.Cell(mesh, {"soft": fe2.Conductor(1.0), "stiff": fe2.Conductor(10.0)})
+>>> print(np.round(reuss(cell), 6))                       # harmonic mean
+[[1.818182 0.      ]
+ [0.       1.818182]]
+>>> print(np.round(voigt(cell), 6))                       # arithmetic mean
+[[5.5 0. ]
+ [0.  5.5]]
 """
 
 import numpy as np
@@ -24,7 +39,16 @@ def reuss(cell):
 
 
 def isotropic_tensor(dim, bulk, shear):
-    """Mandel stiffness with bulk modulus k (2D plane strain: lambda + mu; 3D: lambda + 2 mu/3) and shear mu."""
+    """Mandel stiffness with bulk modulus k (2D plane strain: lambda + mu; 3D: lambda + 2 mu/3) and shear mu.
+
+    With lambda = mu = 1 in plane strain (k = 2): lambda + 2 mu on the diagonal, lambda off it, and
+    2 mu for the Mandel shear:
+
+    >>> print(isotropic_tensor(2, bulk=2.0, shear=1.0))
+    [[3. 1. 0.]
+     [1. 3. 0.]
+     [0. 0. 2.]]
+    """
     n = dim * (dim + 1) // 2
     J = np.zeros((n, n))
     J[:dim, :dim] = 1.0 / dim
