@@ -105,3 +105,23 @@ def test_a_phase_law_must_answer_the_contract():
 
     with pytest.raises(TypeError, match=r"phase 'b': .* is not a material law; subclass fe2.materials.Law"):
         fe2.Cell(mesh, {"a": ELASTIC, "b": NotALaw()})
+
+
+@pytest.mark.skipif(fe2.cell.linalg.pypardiso is None, reason="MKL Pardiso is not available on this platform")
+def test_one_symbolic_analysis_serves_every_newton_iteration(monkeypatch):
+    """A micro Newton pays one numeric factorization per iteration; the ordering and symbolic analysis
+    of the cell's pattern are made once per Pardiso handle (the virgin cell's, and two more: the
+    linearization of an iteration is made while the previous one is alive) and serve later solves."""
+    mesh = fe2.geometry.inclusion(0.4, h=0.1, phases=("matrix", "fiber"))
+    cell = fe2.Cell(mesh, {"matrix": fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0),
+                           "fiber": fe2.Isotropic(E=400.0, nu=0.2)})
+    phases = []
+    original = fe2.cell.linalg._run
+    monkeypatch.setattr(fe2.cell.linalg, "_run", lambda solver, phase, A, b: phases.append(phase) or original(solver, phase, A, b))
+    first = fe2.nonlinear.solve(cell, [0.01, 0.0, 0.002], "periodic")
+    second = fe2.nonlinear.solve(cell, [0.012, -0.002, 0.0], "periodic", first.state, guess=first.field)
+    assert first.iterations >= 3 and second.iterations >= 2
+    # one numeric factorization per linearization, and one of the virgin cell (its unit fields predict)
+    assert phases.count(22) == (first.iterations + 1) + (second.iterations + 1) + 1
+    assert phases.count(11) <= 3                                                # the analysis, once per handle
+    assert phases.count(12) == 0

@@ -118,3 +118,29 @@ def test_subc_unloads_to_zero_strain(mesh):
         unloaded = solve(cell, E, "subc", loaded.state, guess=loaded.field)
         np.testing.assert_allclose(cell.average(cell.strain(unloaded.field)), E, atol=1e-12)
         assert unloaded.iterations < 10
+
+
+@pytest.mark.parametrize("bc", ["periodic", "kubc"])
+def test_an_elastic_increment_is_exact_without_a_newton_iteration(mesh, bc):
+    """Unloading from a plastic state: the elastic predictor (the unit fields of the virgin cell) is
+    equilibrated as it stands, so the solve takes no iteration and needs no factorization of its own;
+    stress and tangent equal those of a Newton solve from another start to 1e-10, and the stress is
+    the committed one plus the virgin effective tensor times the increment (superposition)."""
+    cell = cell_of(mesh)
+    loaded = solve(cell, E_PLASTIC, bc)
+    assert not loaded.elastic and loaded.iterations >= 2
+    dE = np.array([-0.0004, 0.0002, -0.0001])
+    skipped = solve(cell, E_PLASTIC + dE, bc, loaded.state, guess=loaded.field)
+    assert skipped.iterations == 0 and skipped.elastic
+    assert skipped.linearization is cell.linearize()                   # the virgin tangent serves
+    full = solve(cell, E_PLASTIC + dE, bc, loaded.state, guess=cell.affine @ (E_PLASTIC + dE))
+    assert full.iterations >= 1
+    np.testing.assert_allclose(skipped.stress, full.stress, rtol=1e-10, atol=1e-10 * np.abs(full.stress).max())
+    np.testing.assert_allclose(skipped.tangent, full.tangent, rtol=1e-10, atol=1e-10 * np.abs(full.tangent).max())
+    virgin = fe2.homogenize(cell, bc).tensor
+    np.testing.assert_allclose(skipped.stress, loaded.stress + virgin @ dE, rtol=1e-10,
+                               atol=1e-10 * np.abs(loaded.stress).max())
+    for name in ("plastic_strain", "p"):                               # the plastic history is unchanged
+        np.testing.assert_array_equal(skipped.state["matrix"][name], loaded.state["matrix"][name])
+    reloaded = solve(cell, 1.3 * E_PLASTIC, bc, skipped.state, guess=skipped.field)
+    assert not reloaded.elastic and reloaded.iterations >= 1          # further loading yields again

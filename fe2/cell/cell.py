@@ -4,6 +4,7 @@ the stiffness at a micro tangent is a new :class:`~fe2.cell.linearization.Linear
 
 import numpy as np
 
+from .assembly import Pattern
 from .body import Body
 from .conditions import condition
 from .lattice import Lattice
@@ -20,7 +21,8 @@ class Cell(Body):
 
     def __init__(self, mesh, materials, *, order=1, lattice=None, intorder=None):
         super().__init__(mesh, materials, order=order, intorder=intorder)
-        self._maps = {}   # DOF maps of the conditions, computed on first use (they do not depend on the tangent)
+        self._maps = {}       # DOF maps of the conditions, computed on first use (they do not depend on the tangent)
+        self._patterns = {}   # their sparsity patterns and symbolic factorizations, likewise
         with timed(self.timings, "element data"):
             self._lattice_data(mesh, lattice)
 
@@ -60,6 +62,14 @@ class Cell(Body):
             index.flags.writeable = False
             self._maps[bc] = index, int(n)
         return self._maps[bc]
+
+    def pattern(self, bc):
+        """The sparsity pattern of the reduced stiffness under ``bc``, with its symbolic factorization:
+        computed once, shared by every linearization of this cell (:class:`fe2.cell.assembly.Pattern`)."""
+        bc = condition(bc)
+        if bc not in self._patterns:
+            self._patterns[bc] = Pattern(self.dofs, *self.constraint(bc))
+        return self._patterns[bc]
 
     def bind(self, bc):
         """The cell problem of ``bc`` at the virgin linearization (``self.linearize().bind(bc)``)."""

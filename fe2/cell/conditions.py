@@ -25,7 +25,6 @@ import functools
 
 import numpy as np
 
-from .linalg import factorize
 from ..timing import timed
 
 
@@ -39,10 +38,16 @@ class CellProblem:
         self.timings = {}
         with timed(self.timings, "constraints"):
             self.map, self.n = cell.constraint(condition)
+            self.pattern = cell.pattern(condition)
         with timed(self.timings, "assembly"):
-            self.matrix = linearization.assemble(self.map, self.n)
+            self.data = linearization.stiffness(self.pattern)
         with timed(self.timings, "factorization"):
-            self.factor = factorize(self.matrix)
+            self.factor = self.pattern.factorize(self.data)
+
+    @property
+    def matrix(self):
+        """The upper triangle (CSR) of the reduced stiffness T^T K T."""
+        return self.pattern.matrix(self.data)
 
     def solve(self, b):
         """(T^T K T)^-1 b for a reduced vector or block of columns."""

@@ -3,14 +3,23 @@
 One factorization per matrix, reused for every right-hand side (load cases, macro steps).
 The backend is MKL Pardiso (through pypardiso) in its real-SPD mode (mtype 2) on the upper
 triangle; it was the fastest of the solvers installable from PyPI wheels here (docs/solvers.md).
-Below SMALL unknowns SciPy's SuperLU is used instead: Pardiso's fixed cost per call dominates there
-(a 240-DOF cell's micro Newton solve: 19 ms with SuperLU, 59 ms with Pardiso; equal near 6-8k DOFs).
-SuperLU is also the fallback where MKL is not available.
+SuperLU is the fallback where MKL is not available.
+
+Two ways in:
+* :class:`Factorization` of one matrix: ordering, symbolic analysis and numeric factorization.
+  Below SMALL unknowns SciPy's SuperLU is used for it: Pardiso's analysis costs more there.
+* :class:`SymbolicFactorization` of a sparsity pattern, made once: the ordering and symbolic
+  analysis that every matrix of that pattern (every Newton iteration of every cell on one mesh and
+  condition) reuses, so that each pays only the numeric factorization. Small matrices are factorized
+  on one MKL thread (a 2k-DOF cell: 1 ms on one thread, several on two).
 """
 
 SMALL = 5000
+ONE_THREAD = 20000   # Pardiso runs on one MKL thread below this many unknowns
 
+import contextlib
 import glob
+import threading
 import os
 import sys
 import weakref
@@ -25,7 +34,8 @@ except ImportError:  # pragma: no cover - platforms without MKL wheels
     pypardiso = None
 
 
-def _pardiso(A):
+def _solver():
+    """A new Pardiso solver (pypardiso) for real SPD matrices, with fe2's settings."""
     # pypardiso searches sys.prefix recursively for libmkl_rt on every construction (~0.1 s);
     # the MKL wheel puts it in sys.prefix/lib, so look there first and remember what was found
     if "PYPARDISO_MKL_RT" not in os.environ:
@@ -36,14 +46,43 @@ def _pardiso(A):
     os.environ.setdefault("PYPARDISO_MKL_RT", solver.libmkl._name)
     for index, value in PARDISO_IPARM.items():
         solver.set_iparm(index, value)
+    return solver
+
+
+@contextlib.contextmanager
+def _threads(solver, n):
+    """MKL on one thread (of this thread only) for a matrix of fewer than ONE_THREAD unknowns."""
+    if n >= ONE_THREAD:
+        yield
+        return
+    previous = solver.libmkl.MKL_Set_Num_Threads_Local(1)
     try:
-        solver.factorize(A)
+        yield
+    finally:
+        solver.libmkl.MKL_Set_Num_Threads_Local(previous)
+
+
+def _run(solver, phase, A, b):
+    """One Pardiso phase (11 analysis, 22 numeric factorization, 33 solve) on the CSR upper triangle A."""
+    solver.set_phase(phase)
+    try:
+        with _threads(solver, A.shape[0]):
+            return solver._call_pardiso(A, b)   # pypardiso's documented way to run a single phase
     except pypardiso.pardiso_wrapper.PyPardisoError as error:
-        solver.free_memory(True)
         if error.value == -4:
             raise np.linalg.LinAlgError(
                 "the cell stiffness is not positive definite (zero pivot in the Cholesky factorization): "
                 "a phase with no stiffness, or rigid modes the boundary condition does not fix") from None
+        raise
+
+
+def _pardiso(A):
+    """A Pardiso solver holding the factorization of A (analysis and numeric factorization)."""
+    solver = _solver()
+    try:
+        _run(solver, 12, A, np.zeros((A.shape[0], 1)))
+    except Exception:
+        solver.free_memory(True)
         raise
     return solver
 
@@ -63,8 +102,8 @@ PARDISO_IPARM = {
 
 
 class Factorization:
-    """Factorize the SPD matrix given by its upper triangle ``upper`` (CSR); ``solve(b)`` for a
-    vector or a block of columns."""
+    """The factorization of the SPD matrix given by its upper triangle ``upper`` (CSR): ``solve(b)``
+    for a vector or a block of columns. ``backend``: "pardiso" or "superlu" (default: by size)."""
 
     def __init__(self, upper, backend=None):
         upper = sp.csr_matrix(upper)
@@ -83,6 +122,15 @@ class Factorization:
         else:
             raise ValueError(f"unknown solver backend {backend!r}; use 'pardiso' or 'superlu'")
 
+    @classmethod
+    def numeric(cls, upper, solver, release):
+        """The factorization held by the Pardiso ``solver`` (numeric phase done) of ``upper``;
+        ``release(solver)`` runs when it is dropped."""
+        self = cls.__new__(cls)
+        self.n, self.backend, self._upper, self._solver = upper.shape[0], "pardiso", upper, solver
+        weakref.finalize(self, release, solver)
+        return self
+
     @property
     def memory(self):
         """Bytes the factorization needs: Pardiso's reported peak (analysis, or factor + permanent)."""
@@ -96,7 +144,7 @@ class Factorization:
         if b.shape[0] != self.n:
             raise ValueError(f"right-hand side has {b.shape[0]} rows, the matrix {self.n}")
         if self.backend == "pardiso":
-            x = self._solver.solve(self._upper, b)
+            x = _run(self._solver, 33, self._upper, np.asfortranarray(b))
         else:
             x = self._lu.solve(b)
         if not np.all(np.isfinite(x)):
@@ -107,3 +155,67 @@ class Factorization:
 def factorize(upper):
     """Factorization of the SPD matrix whose upper triangle is ``upper``."""
     return Factorization(upper)
+
+
+class SymbolicFactorization:
+    """Ordering and symbolic analysis of the SPD matrices whose upper triangle has the CSR pattern
+    (``indptr``, ``indices``) of size n, made once: :meth:`factorize` then pays only the numeric
+    factorization. Factorizations of the pattern are independent of each other: each holds its own
+    Pardiso handle, taken from a pool of analysed handles and returned to it when the factorization
+    is dropped. Without MKL (``backend="superlu"``) every factorization is a full one."""
+
+    def __init__(self, indptr, indices, n, backend=None):
+        self.indptr, self.indices, self.n = np.asarray(indptr), np.asarray(indices), int(n)
+        if self.n == 0:
+            raise ValueError("the cell problem has no free degree of freedom")
+        self.backend = backend or ("pardiso" if pypardiso is not None else "superlu")
+        if self.backend not in ("pardiso", "superlu"):
+            raise ValueError(f"unknown solver backend {backend!r}; use 'pardiso' or 'superlu'")
+        self._pool()
+
+    def _pool(self):
+        self._free, self._lock = [], threading.Lock()
+        weakref.finalize(self, _free_all, self._free)
+
+    def matrix(self, data):
+        """The upper triangle (CSR) with values ``data`` on this pattern."""
+        return sp.csr_matrix((np.asarray(data, dtype=float), self.indices, self.indptr), shape=(self.n, self.n))
+
+    def factorize(self, data):
+        """The factorization of the matrix with values ``data`` (one per stored entry of the pattern)."""
+        upper = self.matrix(data)
+        if self.backend == "superlu":
+            return Factorization(upper, "superlu")
+        with self._lock:
+            solver = self._free.pop() if self._free else None
+        zero = np.zeros((self.n, 1))
+        try:
+            if solver is None:
+                solver = _solver()
+                _run(solver, 11, upper, zero)      # ordering and symbolic analysis, once per handle
+            _run(solver, 22, upper, zero)          # numeric factorization
+        except Exception:
+            if solver is not None:
+                solver.free_memory(True)
+            raise
+        return Factorization.numeric(upper, solver, self._release)
+
+    def _release(self, solver):
+        with self._lock:
+            self._free.append(solver)
+
+    def __getstate__(self):
+        """Pickled without its Pardiso handles (they cannot travel; a worker analyses anew)."""
+        state = dict(self.__dict__)
+        del state["_free"], state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pool()
+
+
+def _free_all(solvers):
+    for solver in solvers:
+        solver.free_memory(True)
+    solvers.clear()

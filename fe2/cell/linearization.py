@@ -12,8 +12,8 @@ answer to a question about a cell does not depend on what was solved before it.
 import functools
 
 import numpy as np
-import scipy.sparse as sp
 
+from .assembly import Pattern
 from .conditions import condition
 
 
@@ -46,22 +46,14 @@ class Linearization:
 
     def assemble(self, dof_map, n):
         """Upper triangle (CSR) of the stiffness T^T K T for the DOF map of a constraint
-        (full DOF -> reduced index, -1 = fixed). Uses the symmetry of the element matrices: each
-        local pair a <= b is added once at (min, max) of its reduced indices (twice on the diagonal
-        when a != b land on the same reduced DOF, as a periodic wrap across a tiny cell can do).
-        Fixed DOFs go to a dummy last row/column that is sliced off."""
-        dofs = self.body.dofs
-        a, b = np.triu_indices(dofs.shape[1])
-        rows = np.where(dof_map < 0, n, dof_map).astype(np.int32)[dofs]
-        I, J = rows[:, a], rows[:, b]
-        values = self.element_matrices[:, a, b]
-        ordered = np.sort(rows, axis=1)
-        if np.any(ordered[:, 1:] == ordered[:, :-1]):
-            values = values * np.where((a != b) & (I == J), 2.0, 1.0)
-        lo = np.minimum(I, J)
-        hi = np.maximum(I, J, out=I)
-        K = sp.csr_matrix((values.ravel(), (lo.ravel(), hi.ravel())), shape=(n + 1, n + 1))
-        return K[:n, :n]
+        (full DOF -> reduced index, -1 = fixed); see :class:`fe2.cell.assembly.Pattern`. A solver that
+        assembles the same constraint again keeps its pattern and calls :meth:`stiffness`."""
+        pattern = Pattern(self.body.dofs, dof_map, n)
+        return pattern.matrix(self.stiffness(pattern))
+
+    def stiffness(self, pattern):
+        """The stored values of T^T K T on ``pattern`` (a :class:`fe2.cell.assembly.Pattern`)."""
+        return pattern.data(self.element_matrices)
 
     def stress(self, u):
         """The generalized stress C eps(u) at the quadrature points, (nel, nqp, n)."""

@@ -46,6 +46,7 @@ class MicroSolution:
     residuals: list = dataclasses.field(default_factory=list)
     hill_mandel: float = 0.0
     linearization: object = dataclasses.field(default=None, repr=False)
+    elastic: bool = False   # every micro point answered with its elastic tangent (the virgin cell's tangent)
 
     @property
     def iterations(self):
@@ -56,7 +57,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
     """Equilibrate ``cell`` for the macro strain ``strain`` under ``bc`` from the history ``state``
     (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Newton with a
     backtracking line search on the residual norm (the discrete problem, and so the consistent
-    tangent, are unchanged by it). Raises MicroDivergence after ``max_iterations`` or on a non-finite
+    tangent, are unchanged by it), from the elastic predictor under kinematic conditions. Raises MicroDivergence after ``max_iterations`` or on a non-finite
     residual. Convergence: the residual norm below tol times the norm of the internal forces."""
     bc = condition(bc)
     strain = cell.check_strain(strain)
@@ -82,9 +83,14 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             r1, r2, norm = f_int, None, np.linalg.norm(f_int) / scale
         return norm, (u, sigma, stress, tangent, new_state, r1, r2)
 
-    u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
-    if not static and guess is not None:  # impose the new macro strain on the guess's fluctuation
-        u = u + cell.affine @ (strain - cell.average(cell.strain(u)))
+    if static:
+        u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
+    else:
+        # elastic predictor: the guess (or zero) plus the elastic cell response to the rest of the macro
+        # strain, by superposition of the unit fields of the virgin cell. An increment that stays
+        # elastic at every micro point is then equilibrated as it stands (solved in no iteration).
+        u = np.zeros(cell.ndofs) if guess is None else np.array(guess, dtype=float)
+        u += cell.linearize().bind(bc).unit_fields() @ (strain - cell.average(cell.strain(u)))
     sigma = np.zeros(cell.physics.size)  # SUBC: the multiplier is the macro stress, <sigma> of the field
     if static and guess is not None:
         sigma = cell.average(cell.respond(cell.strain(u), state)[0])
@@ -96,12 +102,16 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
                                   f"{strain.tolist()}", residuals)
         u, sigma, stress, tangent, new_state, r1, r2 = current
         if norm <= tol:
-            linearization = cell.linearize(tangent)
-            return MicroSolution(cell.average(stress), linearization.bind(bc).tangent(), new_state, u, residuals,
-                                 hill_mandel(linearization, u, stress), linearization)
+            elastic = np.array_equal(tangent, np.broadcast_to(cell.elastic_tangent, tangent.shape))
+            # every micro point elastic: the converged tangent is the virgin one, factorized once per cell
+            problem = cell.linearize().bind(bc) if elastic else bc.problem(bc, cell.linearize(tangent))
+            return MicroSolution(cell.average(stress), problem.tangent(), new_state, u, residuals,
+                                 hill_mandel(problem.linearization, u, stress), problem.linearization, elastic)
         if iteration == max_iterations:
             break
-        problem = cell.linearize(tangent).bind(bc)
+        # a cell problem of its own, not cached by the linearization: when the next iteration drops
+        # it, its factorization (and Pardiso handle) is released at once
+        problem = bc.problem(bc, cell.linearize(tangent))
         if static:
             x1 = problem.solve(r1)
             dsigma = np.linalg.solve(problem.compliance, problem.load.T @ x1 / cell.volume - r2)

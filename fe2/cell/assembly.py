@@ -1,0 +1,66 @@
+"""Assembly into a sparsity pattern computed once per body and DOF map.
+
+The reduced stiffness T^T K T of a constraint (DOF map: full DOF -> reduced index, -1 = fixed) is
+assembled as its upper triangle in CSR. Its pattern, and where each upper entry (a <= b) of each
+element matrix lands in it, depend only on the mesh and the constraint: :class:`Pattern` computes
+them once, so that assembling the matrix of a new tangent is one gather and one ``bincount``, and
+the ordering and symbolic analysis of the factorization (:class:`fe2.cell.linalg.SymbolicFactorization`)
+are made once for every matrix of the pattern.
+"""
+
+import functools
+
+import numpy as np
+
+from .linalg import SymbolicFactorization
+
+
+class Pattern:
+    """The upper-triangle CSR pattern of T^T K T for the element DOFs ``dofs`` (nel, nloc) and the
+    DOF map ``dof_map`` onto ``n`` reduced DOFs, with the scatter of element matrices into it.
+
+    Each local pair a <= b goes to (min, max) of its reduced indices; twice on the diagonal when
+    a != b land on the same reduced DOF (a periodic wrap across a cell one element thick), since
+    the pair (b, a) of the lower triangle lands there too. Pairs touching a fixed DOF are dropped.
+    """
+
+    def __init__(self, dofs, dof_map, n):
+        nel, nloc = dofs.shape
+        a, b = np.triu_indices(nloc)
+        rows = np.asarray(dof_map)[dofs]                         # reduced index of every element DOF, -1 fixed
+        I, J = rows[:, a], rows[:, b]
+        keep = ((I >= 0) & (J >= 0)).ravel()
+        weight = np.where((a != b) & (I == J), 2.0, 1.0).ravel()[keep]
+        lo, hi = np.minimum(I, J).ravel()[keep], np.maximum(I, J).ravel()[keep]
+        keys, slot = np.unique(lo.astype(np.int64) * n + hi, return_inverse=True)
+        self.n, self.nnz = int(n), keys.size
+        self.indices = (keys % n).astype(np.int32)
+        self.indptr = np.searchsorted(keys // n, np.arange(n + 1)).astype(np.int32)
+        if np.any(np.diff(self.indptr) == 0):
+            empty = int(np.argmax(np.diff(self.indptr) == 0))
+            raise ValueError(f"reduced DOF {empty} belongs to no element: the DOF map leaves it free but no element "
+                             "couples it (the matrix would be singular)")
+        self._pairs = (a * nloc + b).astype(np.intp)             # flat index of each upper pair in K_e
+        self._keep = np.flatnonzero(keep)
+        self._slot, self._weight = slot.ravel(), weight
+        self._all = self._keep.size == nel * len(a) and np.all(weight == 1.0)
+
+    def data(self, element_matrices):
+        """The stored values of T^T K T for the element matrices K_e (nel, nloc, nloc)."""
+        values = element_matrices.reshape(len(element_matrices), -1)[:, self._pairs].ravel()
+        if not self._all:
+            values = values[self._keep] * self._weight
+        return np.bincount(self._slot, weights=values, minlength=self.nnz)
+
+    @functools.cached_property
+    def symbolic(self):
+        """The ordering and symbolic analysis of the pattern, made on first use."""
+        return SymbolicFactorization(self.indptr, self.indices, self.n)
+
+    def matrix(self, data):
+        """The upper triangle (CSR) with the values ``data``."""
+        return self.symbolic.matrix(data)
+
+    def factorize(self, data):
+        """The numeric factorization of the matrix with the values ``data``."""
+        return self.symbolic.factorize(data)
