@@ -108,7 +108,9 @@ def _bar(title):
             "title_font_size": 16, "label_font_size": 14}
 
 
-def _title(label, units):
+def bar_title(label, units):
+    """The colour-bar title ``label [units]`` (``units`` with or without brackets; just ``label``
+    when there are none)."""
     units = str(units or "").strip().strip("[]").strip()
     return f"{label} [{units}]" if units else label
 
@@ -170,7 +172,7 @@ def _draw_macro(plotter, pv, grid, path, field, component, units, warp, prefix="
     shown = _warped(grid, warp)
     name = _scalars(shown, data, label, where)
     plotter.add_mesh(shown, scalars=name, preference=where, cmap="viridis", show_edges=True, edge_color="gray",
-                     scalar_bar_args=_bar(_title(prefix + label, units)))
+                     scalar_bar_args=_bar(bar_title(prefix + label, units)))
     if warp:
         plotter.add_mesh(_outline(pv, grid), color="black", opacity=0.35, line_width=1)
     return shown
@@ -259,7 +261,7 @@ def macro_and_micro(step_folder, png, field="plastic_strain", micro_field=None, 
         cell = micro.copy()
         plotter.add_mesh(cell, scalars=_scalars(cell, data, label, where), preference=where, cmap="inferno",
                          show_edges=True, edge_color="gray", line_width=0.5,
-                         scalar_bar_args=_bar(_title("micro " + label, file_units(micro, name, found[element]))))
+                         scalar_bar_args=_bar(bar_title("micro " + label, file_units(micro, name, found[element]))))
         plotter.add_text(f"cell at macro element {element} (cyan)", font_size=10)
         _view(plotter, cell)
     else:
@@ -278,7 +280,7 @@ def cell_field(vtu, png, field="stress", component="xx", warp=0.0, units=""):
     shown = grid.copy()
     plotter = pv.Plotter(off_screen=True, shape=(1, 2), window_size=WINDOW)
     plotter.add_mesh(shown, scalars=_scalars(shown, data, label, where), preference=where, cmap="viridis",
-                     scalar_bar_args=_bar(_title(label, units)))
+                     scalar_bar_args=_bar(bar_title(label, units)))
     plotter.add_text(Path(vtu).stem, font_size=10)
     _view(plotter, shown)
     plotter.subplot(0, 1)

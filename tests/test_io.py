@@ -55,3 +55,22 @@ def test_plane_strain_stress_and_von_mises(tmp_path):
     cell2 = fe2.Cell(structured(2, 3), fe2.Anisotropic(law.tensor(2)))
     grid2 = pv.read(fe2.io.write_homogenization(fe2.homogenize(cell2), tmp_path / "2d")[0])
     assert "von_mises" not in grid2.cell_data.keys()
+
+
+def test_atomic_writer_keeps_the_last_complete_file(tmp_path):
+    """One writer for every file fe2 replaces (VTU, PVD, run.json, units.json, checkpoints): a write
+    that fails half-way leaves the previous file and no temporary file."""
+    from fe2.io.files import atomic_write, replaced
+
+    path = tmp_path / "deep" / "out.json"
+    assert atomic_write(path, "first ü") == path and path.read_text(encoding="utf-8") == "first ü"
+    atomic_write(path, b"second", sync=True)
+    assert path.read_bytes() == b"second"
+    with pytest.raises(RuntimeError, match="killed"):
+        with replaced(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert path.read_bytes() == b"second" and sorted(p.name for p in path.parent.iterdir()) == ["out.json"]
+    fe2.io.checkpoint.save(tmp_path / "run.pkl", number=3)
+    assert fe2.io.checkpoint.load(tmp_path / "run.pkl") == {"number": 3}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "run.pkl"]

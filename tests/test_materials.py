@@ -43,3 +43,18 @@ def test_response_is_vectorized_over_points():
     stress, tangent, state = law.response(strain)
     np.testing.assert_allclose(stress, strain @ law.tensor(2).T)
     assert tangent.shape == (5, 3, 3) and state is None
+
+
+@pytest.mark.parametrize("make", [lambda E: fe2.Isotropic(E=E, nu=0.3),
+                                  lambda E: fe2.J2Plasticity(E=E, nu=0.3, yield_stress=1.0)])
+def test_a_non_numeric_modulus_is_named(make):
+    """E and nu are checked in one place (elastic_constants) for every isotropic law, with a message
+    that names the parameter rather than numpy's conversion error."""
+    with pytest.raises(ValueError, match=r"Young's modulus E must be a real number, got 'abc'"):
+        make("abc")
+    with pytest.raises(ValueError, match=r"Young's modulus E must be a real number, got \[1.0, 2.0\]"):
+        make([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"E must be finite, got nan"):
+        make(float("nan"))
+    with pytest.raises(ValueError, match=r"Young's modulus E must be positive, got E=-1.0"):
+        make(-1.0)

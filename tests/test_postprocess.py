@@ -173,7 +173,7 @@ def test_units_come_from_the_files(step_folder, cell_vtu, tmp_path):
     (tmp_path / "units.json").write_text(json.dumps({"macro": {"stress": "MPa"}, "micro": {"stress": "kPa"}}))
     assert render.file_units(grid, "stress", tmp_path / "step_001" / "macro.vtu") == "MPa"
     assert render.file_units(grid, "stress", tmp_path / "step_001" / "micro_3.vtu") == "kPa"
-    assert render._title("stress xx", "[GPa]") == render._title("stress xx", "GPa") == "stress xx [GPa]"
+    assert render.bar_title("stress xx", "[GPa]") == render.bar_title("stress xx", "GPa") == "stress xx [GPa]"
 
 
 def test_macro_and_micro(step_folder, tmp_path):

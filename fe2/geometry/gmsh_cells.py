@@ -51,15 +51,35 @@ _BOUNDARY_NAMES = (("left", "right"), ("bottom", "top"), ("back", "front"))
 # input validation (all of it happens before gmsh is touched)
 # --------------------------------------------------------------------------
 
-def _check_size_h(size, h):
-    if not (isinstance(size, (int, float, np.number)) and np.isfinite(size)
-            and size > 0):
-        raise ValueError(f"size must be a positive number, got size={size!r}")
-    if not (isinstance(h, (int, float, np.number)) and np.isfinite(h)):
+def _is_number(x):
+    return (isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
+            and np.isfinite(x))
+
+
+def _is_int(x):
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _check_positive(name, value):
+    if not (_is_number(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {name}={value!r}")
+
+
+def _check_size_h(size, h, name="size"):
+    """The cell size (called ``name`` in messages) and an element size 0 < h < size."""
+    _check_positive(name, size)
+    if not _is_number(h):
         raise ValueError(f"h must be a number, got h={h!r}")
     if h <= 0 or h >= size:
         raise ValueError(
-            f"h must satisfy 0 < h < size={size!r}, got h={h!r}")
+            f"h must satisfy 0 < h < {name}={size!r}, got h={h!r}")
+
+
+def _check_h_below(h, radius, what):
+    """An element size below the radius of the inclusion ``what``."""
+    if h >= radius:
+        raise ValueError(
+            f"h must be smaller than the {what} radius {radius:.6g}, got h={h!r}")
 
 
 def _check_fraction(fraction):
@@ -178,38 +198,42 @@ def _entities_on_plane(gmsh, dim, axis, value, size, eps):
     return [t for _, t in gmsh.model.getEntitiesInBoundingBox(*lo, *hi, dim)]
 
 
+def _pair_periodic(gmsh, bdim, masters, slaves, shift, tol, what):
+    """setPeriodic of every slave entity (dimension ``bdim``) onto the master whose bounding box,
+    translated by ``shift`` (3,), coincides with its own within ``tol``; ``what`` names the
+    direction in errors (which are geometry bugs)."""
+    affine = [1, 0, 0, shift[0],
+              0, 1, 0, shift[1],
+              0, 0, 1, shift[2],
+              0, 0, 0, 1]
+    mboxes = {m: np.array(gmsh.model.getBoundingBox(bdim, m))
+              for m in masters}
+    step = np.concatenate([shift, shift])
+    used = set()
+    for s in sorted(slaves):
+        sbox = np.array(gmsh.model.getBoundingBox(bdim, s))
+        match = [m for m, b in mboxes.items()
+                 if np.max(np.abs(b + step - sbox)) < tol]
+        if len(match) != 1:  # pragma: no cover - geometry bug
+            raise RuntimeError(
+                f"periodic matching failed along {what} "
+                f"for entity {s}: candidates {match}")
+        used.add(match[0])
+        gmsh.model.mesh.setPeriodic(bdim, [s], [match[0]], affine)
+    if len(used) != len(masters) or not masters:  # pragma: no cover
+        raise RuntimeError(f"unmatched master entities along {what}")
+
+
 def _make_periodic(gmsh, dim, size):
     """Translate-periodic pairing of the faces x_i=0 -> x_i=size, i < dim."""
     eps = 1e-5 * size  # > OCC bounding-box padding (~1e-7)
-    bdim = dim - 1
     for axis in range(dim):
-        masters = _entities_on_plane(gmsh, bdim, axis, 0.0, size, eps)
-        slaves = _entities_on_plane(gmsh, bdim, axis, size, size, eps)
-        shift = [0.0, 0.0, 0.0]
+        shift = np.zeros(3)
         shift[axis] = size
-        affine = [1, 0, 0, shift[0],
-                  0, 1, 0, shift[1],
-                  0, 0, 1, shift[2],
-                  0, 0, 0, 1]
-        # Match every slave entity to the master whose bounding box,
-        # translated by `shift`, coincides with it.
-        mboxes = {m: np.array(gmsh.model.getBoundingBox(bdim, m))
-                  for m in masters}
-        step = np.array(shift + shift)
-        used = set()
-        for s in sorted(slaves):
-            sbox = np.array(gmsh.model.getBoundingBox(bdim, s))
-            match = [m for m, b in mboxes.items()
-                     if np.max(np.abs(b + step - sbox)) < 1e-5 * size]
-            if len(match) != 1:  # pragma: no cover - geometry bug
-                raise RuntimeError(
-                    f"periodic matching failed on axis {axis} "
-                    f"for entity {s}: candidates {match}")
-            used.add(match[0])
-            gmsh.model.mesh.setPeriodic(bdim, [s], [match[0]], affine)
-        if len(used) != len(masters):  # pragma: no cover
-            raise RuntimeError(f"unmatched master entities on axis {axis}")
-    return
+        _pair_periodic(gmsh, dim - 1,
+                       _entities_on_plane(gmsh, dim - 1, axis, 0.0, size, eps),
+                       _entities_on_plane(gmsh, dim - 1, axis, size, size, eps),
+                       shift, eps, f"axis {axis}")
 
 
 def _add_boundary_groups(gmsh, dim, size):
@@ -298,30 +322,12 @@ def _lattice_faces(gmsh, dim, vectors):
 def _make_periodic_lattice(gmsh, dim, vectors, faces):
     """setPeriodic of each face s_k=1 onto s_k=0 by translation by vectors[k]."""
     vectors = np.asarray(vectors, dtype=float)
-    bdim = dim - 1
     tol = 1e-5 * np.linalg.norm(vectors.sum(axis=0))
     for k in range(dim):
         shift = np.zeros(3)
         shift[:dim] = vectors[k]
-        affine = [1, 0, 0, shift[0], 0, 1, 0, shift[1], 0, 0, 1, shift[2],
-                  0, 0, 0, 1]
         masters, slaves = faces[k]
-        mboxes = {m: np.array(gmsh.model.getBoundingBox(bdim, m))
-                  for m in masters}
-        step = np.concatenate([shift, shift])
-        used = set()
-        for s in sorted(slaves):
-            sbox = np.array(gmsh.model.getBoundingBox(bdim, s))
-            match = [m for m, b in mboxes.items()
-                     if np.max(np.abs(b + step - sbox)) < tol]
-            if len(match) != 1:  # pragma: no cover - geometry bug
-                raise RuntimeError(
-                    f"periodic matching failed for lattice vector {k} "
-                    f"for entity {s}: candidates {match}")
-            used.add(match[0])
-            gmsh.model.mesh.setPeriodic(bdim, [s], [match[0]], affine)
-        if len(used) != len(masters) or not masters:  # pragma: no cover
-            raise RuntimeError(f"unmatched master entities for lattice vector {k}")
+        _pair_periodic(gmsh, dim - 1, masters, slaves, shift, tol, f"lattice vector {k}")
 
 
 def _fragment(gmsh, pieces):
@@ -329,6 +335,14 @@ def _fragment(gmsh, pieces):
     occ = gmsh.model.occ
     _, out_map = occ.fragment(pieces[:1], pieces[1:])
     return [[t for _, t in m] for m in out_map]
+
+
+def _matrix_and_inclusions(gmsh, dim, cell, inclusions):
+    """Fragment the cell entity (tag ``cell``) with the ``inclusions`` ((dim, tag) pairs, all inside
+    it); return the phase tags [matrix, inclusions] for :func:`_finish`."""
+    out = _fragment(gmsh, [(dim, cell)] + inclusions)
+    inc = sorted({t for m in out[1:] for t in m})
+    return [[t for t in out[0] if t not in inc], inc]
 
 
 # --------------------------------------------------------------------------
@@ -400,10 +414,7 @@ def inclusion(fraction=0.3, *, size=1.0, h=0.05,
         occ = gmsh.model.occ
         square = occ.addRectangle(0.0, 0.0, 0.0, size, size)
         disk = occ.addDisk(0.5 * size, 0.5 * size, 0.0, radius, radius)
-        out = _fragment(gmsh, [(2, square), (2, disk)])
-        inc = out[1]
-        mat = [t for t in out[0] if t not in inc]
-        return _finish(gmsh, 2, size, h, [mat, inc], phases, path)
+        return _finish(gmsh, 2, size, h, _matrix_and_inclusions(gmsh, 2, square, [(2, disk)]), phases, path)
 
 
 def checkerboard(n=2, *, size=1.0, h=0.05, phases=("a", "b"), path=None):
@@ -446,8 +457,7 @@ _SPHERE_LIMIT = math.pi / 6                   # 0.5236, sphere touching faces
 
 def hexagonal_lattice(a=1.0):
     """Lattice of :func:`hexagonal`: a1 = (a, 0), a2 = (a/2, a*sqrt(3)/2), origin 0."""
-    if not (isinstance(a, (int, float, np.number)) and np.isfinite(a) and a > 0):
-        raise ValueError(f"a must be a positive number, got a={a!r}")
+    _check_positive("a", a)
     return Lattice([[a, 0.0], [0.5 * a, 0.5 * math.sqrt(3) * a]],
                    origin=np.zeros(2))
 
@@ -470,11 +480,7 @@ def hexagonal(fraction=0.5, *, a=1.0, h=0.05, phases=("matrix", "fiber"),
     polygon, slightly smaller than the circle (relative deficit ~(h/r)^2/6).
     """
     _check_fraction(fraction)
-    if not (isinstance(a, (int, float, np.number)) and np.isfinite(a) and a > 0):
-        raise ValueError(f"a must be a positive number, got a={a!r}")
-    if not (isinstance(h, (int, float, np.number)) and np.isfinite(h)
-            and 0 < h < a):
-        raise ValueError(f"h must satisfy 0 < h < a={a!r}, got h={h!r}")
+    _check_size_h(a, h, name="a")
     area = a * a * math.sqrt(3) / 2
     radius = math.sqrt(fraction * area / math.pi)
     if 2 * radius >= a * (1 - 1e-12):
@@ -483,9 +489,7 @@ def hexagonal(fraction=0.5, *, a=1.0, h=0.05, phases=("matrix", "fiber"),
             f"a={a!r}: the fibre would overlap its periodic images (the "
             f"hexagonal packing limit is fraction < pi/(2*sqrt(3)) = "
             f"{_HEX_PACKING:.6f})")
-    if h >= radius:
-        raise ValueError(
-            f"h must be smaller than the fibre radius {radius:.6g}, got h={h!r}")
+    _check_h_below(h, radius, "fibre")
     phases = _check_phases(phases)
     _check_path(path)
 
@@ -499,10 +503,8 @@ def hexagonal(fraction=0.5, *, a=1.0, h=0.05, phases=("matrix", "fiber"),
         disks = [(2, occ.addDisk(x, y, 0.0, radius, radius)) for x, y in corners]
         pieces, _ = occ.intersect(disks, [(2, rhombus)], removeObject=True,
                                   removeTool=False)
-        out = _fragment(gmsh, [(2, rhombus)] + pieces)
-        fib = sorted({t for m in out[1:] for t in m})
-        mat = [t for t in out[0] if t not in fib]
-        return _finish(gmsh, 2, a, h, [mat, fib], phases, path, vectors=vectors)
+        return _finish(gmsh, 2, a, h, _matrix_and_inclusions(gmsh, 2, rhombus, pieces), phases, path,
+                       vectors=vectors)
 
 
 def sphere(fraction=0.2, *, size=1.0, h=0.1, phases=("matrix", "inclusion"),
@@ -523,9 +525,7 @@ def sphere(fraction=0.2, *, size=1.0, h=0.1, phases=("matrix", "inclusion"),
             f"fraction={fraction!r} gives a sphere radius {radius:.6g} >= "
             f"size/2={0.5 * size:.6g}: the sphere would touch or cross the cell "
             f"faces (need fraction < pi/6 = {_SPHERE_LIMIT:.6f})")
-    if h >= radius:
-        raise ValueError(
-            f"h must be smaller than the sphere radius {radius:.6g}, got h={h!r}")
+    _check_h_below(h, radius, "sphere")
     phases = _check_phases(phases)
     _check_path(path)
 
@@ -533,10 +533,7 @@ def sphere(fraction=0.2, *, size=1.0, h=0.1, phases=("matrix", "inclusion"),
         occ = gmsh.model.occ
         box = occ.addBox(0.0, 0.0, 0.0, size, size, size)
         ball = occ.addSphere(*(3 * [0.5 * size]), radius)
-        out = _fragment(gmsh, [(3, box), (3, ball)])
-        inc = out[1]
-        mat = [t for t in out[0] if t not in inc]
-        return _finish(gmsh, 3, size, h, [mat, inc], phases, path)
+        return _finish(gmsh, 3, size, h, _matrix_and_inclusions(gmsh, 3, box, [(3, ball)]), phases, path)
 
 
 # --------------------------------------------------------------------------
@@ -566,21 +563,11 @@ _ELLIPSE_SAMPLES = 720     # boundary points for ellipse-to-corner distances
 _PW_LAMBDAS = np.linspace(0.0, 1.0, 129)[1:-1]
 
 
-def _is_number(x):
-    return (isinstance(x, (int, float, np.number)) and not isinstance(x, bool)
-            and np.isfinite(x))
-
-
-def _is_int(x):
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
 def _packing_spec(dim, fraction, n, size, shape, aspect, gap, seed,
                   max_attempts):
     """Validate the RSA input; return (n, shape, semi-axes)."""
     _check_fraction(fraction)
-    if not (_is_number(size) and size > 0):
-        raise ValueError(f"size must be a positive number, got size={size!r}")
+    _check_positive("size", size)
     shapes = ("circle", "ellipse") if dim == 2 else ("sphere",)
     if shape is None:
         shape = shapes[0]
@@ -833,10 +820,7 @@ def _mesh_packing(name, dim, packing, h, phases, path):
                 shapes.append((2, occ.addDisk(c[0], c[1], 0.0, a, a)))
         pieces, _ = occ.intersect(shapes, [(dim, box)], removeObject=True,
                                   removeTool=False)
-        out = _fragment(gmsh, [(dim, box)] + pieces)
-        inc = sorted({t for m in out[1:] for t in m})
-        mat = [t for t in out[0] if t not in inc]
-        return _finish(gmsh, dim, size, h, [mat, inc], phases, path)
+        return _finish(gmsh, dim, size, h, _matrix_and_inclusions(gmsh, dim, box, pieces), phases, path)
 
 
 def _random_mesh_args(dim, fraction, n, size, shape, aspect, gap, h, seed,
@@ -847,9 +831,7 @@ def _random_mesh_args(dim, fraction, n, size, shape, aspect, gap, h, seed,
     if h is None:
         h = minor / (4 if dim == 2 else 3)
     _check_size_h(size, h)
-    if h >= minor:
-        raise ValueError(
-            f"h must be smaller than the inclusion (minor) radius {minor:.6g}, got h={h!r}")
+    _check_h_below(h, minor, "inclusion (minor)")
     if clearance is None:
         clearance = 0.5 * h
     if not (_is_number(clearance) and clearance >= 0):

@@ -5,24 +5,23 @@ the last complete checkpoint; :meth:`fe2.macro.Problem.solve` with ``restart=Tru
 and reaches the same results as an uninterrupted run.
 """
 
-import os
 import pickle
 from pathlib import Path
 
+from .files import replaced
+
 
 def save(path, **data):
+    """Pickle ``data`` (a dict of the keyword arguments) to ``path``, atomically and synced to disk.
+    Returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
+    with replaced(path, sync=True) as tmp, open(tmp, "wb") as f:
         pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
     return path
 
 
 def load(path):
+    """The dict saved by :func:`save` at ``path``; FileNotFoundError if there is none."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")

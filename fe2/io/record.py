@@ -14,13 +14,13 @@ as the PVD series does. The file is replaced atomically, so a killed run leaves 
 
 import datetime
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..cell import linalg
 from ..macro.rve_law import RVELaw
+from .files import atomic_write
 
 FILE = "run.json"
 
@@ -42,7 +42,7 @@ def record_step(folder, step, problem, states, plastic_strain, hill_mandel, micr
     record["steps"] = [s for s in record["steps"] if s["number"] < step.number]  # a restart: drop what follows
     record["steps"].append(step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points))
     record["inputs"]["solver"].update(_settings(problem))  # the settings of the run that wrote the last step
-    _write_atomic(path, record)
+    atomic_write(path, json.dumps(record, indent=1, default=_jsonable))
     return path
 
 
@@ -187,21 +187,16 @@ def step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
 
 def micro_history(problem, states, element):
     """The micro history (a dict) of the first quadrature point of macro ``element``, or None for a
-    point without one (an analytic law, or a linear cell)."""
+    point without one (an analytic law, or a linear cell). ``states``: per phase, as a solve gives
+    them to its callback (histories kept on workers are fetched) or gathered."""
     body = problem.body
     name = body.phases[body.phase[element]]
-    if not isinstance(body.materials[name], RVELaw) or states.get(name) is None:
+    law = body.materials[name]
+    if not isinstance(law, RVELaw) or states.get(name) is None:
         return None
     local = np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0]
-    history = np.asarray(states[name], dtype=object)[local, 0]
+    history = np.asarray(law.histories(states[name]), dtype=object)[local, 0]
     return history if isinstance(history, dict) else None
-
-
-def _write_atomic(path, record):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=_jsonable))
-    os.replace(tmp, path)
 
 
 def _jsonable(value):

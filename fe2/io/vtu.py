@@ -25,6 +25,7 @@ import numpy as np
 from skfem.io.meshio import to_meshio
 
 from ..notation import from_mandel
+from .files import atomic_write, replaced
 
 
 def pad(vectors):
@@ -33,7 +34,7 @@ def pad(vectors):
 
 
 def pad_tensor(tensors):
-    """(n, dim, dim) -> (n, 9)."""
+    """(n, dim, dim) -> (n, 9): tensors as full row-major 3x3 arrays, zero beyond the body's dimension."""
     out = np.zeros((tensors.shape[0], 3, 3))
     d = tensors.shape[1]
     out[:, :d, :d] = tensors
@@ -46,10 +47,9 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     in plane strain, ``stress_zz`` its out-of-plane stress per element (unknown if not given for a
     nonlinear stress: then sigma_zz and von Mises are left out)."""
     nodal = u[cell.vertex_dofs]                                        # (nvertices, ncomp)
-    volume = cell.dx.sum(axis=1)[:, None]
-    strain = np.einsum("eq,eqk->ek", cell.dx, cell.strain(u)) / volume
+    strain = element_average(cell, cell.strain(u))
     explicit = stress
-    stress = np.einsum("eq,eqk->ek", cell.dx, cell.linearize().stress(u) if stress is None else stress) / volume
+    stress = element_average(cell, cell.linearize().stress(u) if stress is None else stress)
     point, cells = {}, {"phase": cell.phase.astype(np.int32)}
     fluct = None if macro_strain is None else nodal - cell.affine[cell.vertex_dofs] @ macro_strain
     if cell.physics.name == "elasticity":
@@ -57,8 +57,7 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
         if fluct is not None:
             point["fluctuation"] = pad(fluct)
         cells["strain"] = pad_tensor(from_mandel(strain))
-        s = np.zeros((len(stress), 3, 3))
-        s[:, :cell.dim, :cell.dim] = from_mandel(stress)
+        s = pad_tensor(from_mandel(stress)).reshape(-1, 3, 3)
         if cell.dim == 2:
             zz = out_of_plane_row(cell) if stress_zz is None and explicit is None else None
             s[:, 2, 2] = stress_zz if stress_zz is not None else (np.nan if zz is None else np.einsum("ek,ek->e", zz, strain))
@@ -154,22 +153,20 @@ def array_units(units, mesh, physics, intensive_only=False):
 def save_vtu(mesh, path, units=None, field_data=None):
     """Write a meshio ``mesh`` to ``path`` (a .vtu) with its field data: the mesh's own numeric
     ``field_data``, the extra numeric ``field_data`` {name: array} and ``units`` {array: unit} as
-    string arrays named ``<array>_unit``. The file is replaced atomically."""
+    string arrays named ``<array>_unit``. The file is replaced atomically (:func:`fe2.io.files.replaced`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")  # not *.vtu: a crash never leaves a file that looks like output
-    meshio.write(tmp, mesh, file_format="vtu")
     arrays = {**mesh.field_data, **(field_data or {})}
     xml = [_numeric_array(name, value) for name, value in arrays.items()]
     xml += [_string_array(f"{name}_unit", [unit]) for name, unit in (units or {}).items()]
-    if xml:
-        text = tmp.read_bytes()
-        tag = b"<UnstructuredGrid>"
-        if text.count(tag) < 1:
-            raise RuntimeError(f"unexpected VTU layout written by meshio in {tmp}")
-        text = text.replace(tag, tag + b"\n<FieldData>\n" + "\n".join(xml).encode() + b"\n</FieldData>", 1)
-        tmp.write_bytes(text)
-    tmp.replace(path)
+    with replaced(path) as tmp:
+        meshio.write(tmp, mesh, file_format="vtu")
+        if xml:
+            text = tmp.read_bytes()
+            tag = b"<UnstructuredGrid>"
+            if text.count(tag) < 1:
+                raise RuntimeError(f"unexpected VTU layout written by meshio for {path}")
+            text = text.replace(tag, tag + b"\n<FieldData>\n" + "\n".join(xml).encode() + b"\n</FieldData>", 1)
+            tmp.write_bytes(text)
     return path
 
 
@@ -191,6 +188,13 @@ def _string_array(name, strings):
     return f'<DataArray type="String" Name={quoteattr(str(name))} NumberOfTuples="{len(strings)}" format="ascii">{text}</DataArray>'
 
 
+def element_average(body, values):
+    """Quadrature-point values (nel, nqp, ...) -> element averages (nel, ...), weighted by the
+    quadrature weights ``body.dx``."""
+    weight = body.dx.sum(axis=1)
+    return np.einsum("eq,eq...->e...", body.dx, values) / weight.reshape((-1,) + (1,) * (np.ndim(values) - 2))
+
+
 def nodal_average(body, values):
     """Element values (nel, ...) -> vertex values by volume-weighted averaging over the elements
     around each vertex (a projection to nodes for ParaView)."""
@@ -207,16 +211,12 @@ def nodal_average(body, values):
 def write_pvd(path, entries):
     """A ParaView collection of (time, file) or (time, file, part) entries; files relative to the
     .pvd's folder. Entries of one time with different parts are shown together (one block each)."""
-    path = Path(path)
     lines = ['<?xml version="1.0"?>', '<VTKFile type="Collection" version="0.1" byte_order="LittleEndian">', "  <Collection>"]
     for entry in entries:
         t, f, part = (*entry, 0)[:3]
         lines.append(f'    <DataSet timestep="{t:.12g}" part="{int(part)}" file={quoteattr(str(f))}/>')
     lines += ["  </Collection>", "</VTKFile>", ""]
-    tmp = path.with_suffix(".pvd.tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(path)  # atomic: a crash never leaves a half-written series
-    return path
+    return atomic_write(path, "\n".join(lines))  # a crash never leaves a half-written series
 
 
 def read_pvd(path):

@@ -40,10 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .vtu import out_of_plane_row, pad, pad_tensor, array_units, nodal_average, read_pvd, save_vtu, vtu_mesh, write_pvd
-from ..notation import from_mandel
-from .record import record_step
 from ..macro.rve_law import RVELaw
+from ..notation import from_mandel
+from .files import atomic_write
+from .record import micro_history, record_step
+from .vtu import (array_units, element_average, nodal_average, out_of_plane_row, pad, pad_tensor, read_pvd, save_vtu,
+                  vtu_mesh, write_pvd)
 
 
 def gather(problem, states):
@@ -92,9 +94,7 @@ class MacroWriter:
         states = gather(problem, states)  # histories kept on workers come over once per step
         strain = body.strain(u)
         stress = step.stress if step.stress is not None else body.respond(strain, states)[0]
-        volume = body.dx.sum(axis=1)[:, None]
-        strain_e = np.einsum("eq,eqk->ek", body.dx, strain) / volume
-        stress_e = np.einsum("eq,eqk->ek", body.dx, stress) / volume
+        strain_e, stress_e = element_average(body, strain), element_average(body, stress)
         p, hill_mandel = self.point_summaries(problem, states)
         point, cell = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}
         if body.physics.name == "elasticity":
@@ -154,7 +154,7 @@ class MacroWriter:
         if law.linear:  # no history: the cell's field for the macro strain at that point
             E = body.strain(u)[element, 0]
             return _write_micro_files(body, element, cell, vtu_mesh(cell, cell.linearize().bind(law.bc).field(E), E), path, units, micro_scale)
-        history = law.histories(states[name])[np.flatnonzero(np.flatnonzero(body.phase == body.phase[element]) == element)[0], 0]
+        history = micro_history(problem, states, element)
         p = np.zeros(cell.mesh.t.shape[1])
         for index, phase in enumerate(cell.phases):
             micro = history["micro"].get(phase)
@@ -197,9 +197,7 @@ def _write_micro_files(body, element, cell, mesh, path, units, micro_scale):
 def _write_units(path, quantities, macro, micro):
     """units.json: the given quantities and the unit of every macro and micro array written."""
     text = json.dumps({"quantities": quantities, "macro": macro, "micro": micro}, indent=1, ensure_ascii=False)
-    tmp = Path(path).with_suffix(".json.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, text + "\n")
 
 
 def _step_of(file):
@@ -221,7 +219,7 @@ def _plane_strain_szz(cell, history):
         else:
             rows = out_of_plane_row(cell) if rows is None else rows
             szz[elements] = np.einsum("ek,eqk->eq", rows[elements], strain[elements])
-    return np.einsum("eq,eq->e", cell.dx, szz) / cell.dx.sum(axis=1)
+    return element_average(cell, szz)
 
 
 def _series_loads(folder):

@@ -12,7 +12,8 @@ A law says what it is by three attributes: ``physics`` ("elasticity" or "conduct
 evaluated once) and ``is_field`` (its parameters are functions of position: the body calls
 ``tensor_at`` at its quadrature points). The analytic laws of :mod:`fe2.materials` and
 :class:`fe2.RVELaw` are all ``Law``\\ s, so a macro solver cannot tell an analytic law from a cell.
-A law of one's own subclasses :class:`Law` (docs/extending.md has a worked example).
+A law of one's own subclasses :class:`Law` (docs/extending.md has a worked example) and may check
+its parameters with :func:`check_real`, as the laws of :mod:`fe2.materials` do.
 """
 
 import abc
@@ -54,3 +55,23 @@ def check_law(law, phase):
     if law.physics not in ("elasticity", "conduction"):
         raise ValueError(f"phase {phase!r}: {law!r} has physics {law.physics!r}; use 'elasticity' or 'conduction'")
     return law
+
+
+def check_real(name, value, scalar=False, positive=False):
+    """``value`` as a float (``scalar``) or a float array, checked: a ValueError naming the parameter
+    unless it is a real number (with ``scalar``; else a number or an array of numbers) whose entries
+    are all finite, and, with ``positive``, greater than zero. ``name`` is the parameter as the
+    messages say it, ending in its symbol: "Young's modulus E" gives "... must be positive, got E=0.0".
+    The laws check their constructor arguments with it."""
+    try:
+        array = None if value is None or np.iscomplexobj(value) else np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or (scalar and array.ndim != 0):
+        kind = "a real number" if scalar else "a real number or an array of real numbers"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {array.tolist()}")
+    if positive and not np.all(array > 0):
+        raise ValueError(f"{name} must be positive, got {name.split()[-1]}={array.tolist()}")
+    return float(array) if scalar else array

@@ -19,14 +19,7 @@ physical at some point raises an error naming that point.
 import numpy as np
 
 from .. import notation
-from .law import Law
-
-
-def _finite(name, value):
-    value = np.asarray(value, dtype=float)
-    if not np.all(np.isfinite(value)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
+from .law import Law, check_real
 
 
 def _field(name, function, x, valid, requirement):
@@ -75,10 +68,8 @@ class Isotropic(_Linear):
     @classmethod
     def from_lame(cls, lam, mu):
         """Isotropic law from the Lamé constants; needs mu > 0 and bulk lam + 2 mu / 3 > 0."""
-        lam = float(_finite("Lamé lambda", lam))
-        mu = float(_finite("shear modulus mu", mu))
-        if mu <= 0:
-            raise ValueError(f"shear modulus mu must be positive, got mu={mu}")
+        lam = check_real("Lamé lambda", lam, scalar=True)
+        mu = check_real("shear modulus mu", mu, scalar=True, positive=True)
         if lam + 2 * mu / 3 <= 0:
             raise ValueError(f"bulk modulus lam + 2 mu/3 must be positive, got lam={lam}, mu={mu}")
         return cls(E=mu * (3 * lam + 2 * mu) / (lam + mu), nu=lam / (2 * (lam + mu)))
@@ -104,8 +95,7 @@ class Isotropic(_Linear):
         E = _field("Young's modulus E", self.E if callable(self.E) else lambda x: self.E, x, lambda v: v > 0, "positive")
         nu = _field("Poisson's ratio nu", self.nu if callable(self.nu) else lambda x: self.nu, x,
                     lambda v: (v > -1) & (v < 0.5), "in (-1, 0.5)")
-        mu = E / (2 * (1 + nu))
-        return _isotropic(dim, E * nu / ((1 + nu) * (1 - 2 * nu)), mu)
+        return _isotropic(dim, *lame(E, nu))
 
     def __repr__(self):
         if self.is_field:
@@ -124,7 +114,7 @@ class Anisotropic(_Linear):
     physics = "elasticity"
 
     def __init__(self, stiffness, convention="mandel"):
-        C = _finite("stiffness", stiffness)
+        C = check_real("stiffness", stiffness)
         if C.shape not in ((3, 3), (6, 6)):
             raise ValueError(f"stiffness must be 3x3 (2D) or 6x6 (3D), got shape {C.shape}")
         if convention == "voigt":
@@ -155,7 +145,7 @@ class Conductor(_Linear):
         if callable(k):
             self.k, self.is_field = k, True
             return
-        k = _finite("conductivity k", k)
+        k = check_real("conductivity k", k)
         if k.ndim == 0:
             if k <= 0:
                 raise ValueError(f"conductivity k must be positive, got k={float(k)}")
@@ -185,14 +175,19 @@ class Conductor(_Linear):
 
 
 def elastic_constants(E, nu):
-    """(E, nu, lambda, mu) of an isotropic solid; ValueError unless E > 0 and -1 < nu < 1/2."""
-    E = float(_finite("Young's modulus E", E))
-    nu = float(_finite("Poisson's ratio nu", nu))
-    if E <= 0:
-        raise ValueError(f"Young's modulus E must be positive, got E={E}")
+    """(E, nu, lambda, mu) of an isotropic solid: the one check of E and nu of every isotropic law.
+    ValueError unless E and nu are real numbers with E > 0 and -1 < nu < 1/2."""
+    E = check_real("Young's modulus E", E, scalar=True, positive=True)
+    nu = check_real("Poisson's ratio nu", nu, scalar=True)
     if not -1.0 < nu < 0.5:
         raise ValueError(f"Poisson's ratio must satisfy -1 < nu < 0.5, got nu={nu}")
-    return E, nu, E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
+    return (E, nu, *lame(E, nu))
+
+
+def lame(E, nu):
+    """The Lamé constants (lambda, mu) of Young's modulus E and Poisson's ratio nu (numbers or
+    arrays), unchecked: see :func:`elastic_constants`."""
+    return E * nu / ((1 + nu) * (1 - 2 * nu)), E / (2 * (1 + nu))
 
 
 def _isotropic(dim, lam, mu):

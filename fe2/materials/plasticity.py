@@ -17,7 +17,7 @@ tangent is returned. :meth:`J2Plasticity.stress_3d` gives the full 3D stress (e.
 
 import numpy as np
 
-from .law import Law
+from .law import Law, check_real
 from .linear import elastic_constants
 
 __all__ = ["J2Plasticity", "NonlinearConductor", "ReturnMappingError"]
@@ -30,16 +30,6 @@ _DEV = np.eye(6) - np.outer(_ONE, _ONE) / 3.0  # deviatoric projector, 3D Mandel
 
 class ReturnMappingError(RuntimeError):
     """The local (per point) return mapping did not converge."""
-
-
-def _scalar(name, value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {name}={value}")
-    return value
 
 
 def _check_finite(what, array):
@@ -82,10 +72,8 @@ class J2Plasticity(Law):
 
     def __init__(self, E, nu, yield_stress, hardening=0.0, saturation=None):
         self.E, self.nu, self.lam, self.mu = elastic_constants(E, nu)
-        yield_stress = _scalar("yield_stress", yield_stress)
-        hardening = _scalar("hardening", hardening)
-        if yield_stress <= 0:
-            raise ValueError(f"yield_stress must be positive, got yield_stress={yield_stress}")
+        yield_stress = check_real("yield_stress", yield_stress, scalar=True, positive=True)
+        hardening = check_real("hardening", hardening, scalar=True)
         if hardening < 0:
             raise ValueError(f"hardening must be non-negative, got hardening={hardening}")
         if saturation is not None:
@@ -93,13 +81,11 @@ class J2Plasticity(Law):
                 sigma_sat, delta = saturation
             except (TypeError, ValueError):
                 raise ValueError(f"saturation must be None or a pair (sigma_sat, delta), got {saturation!r}") from None
-            sigma_sat = _scalar("saturation stress sigma_sat", sigma_sat)
-            delta = _scalar("saturation rate delta", delta)
+            sigma_sat = check_real("saturation stress sigma_sat", sigma_sat, scalar=True)
+            delta = check_real("saturation rate delta", delta, scalar=True, positive=True)
             if sigma_sat < yield_stress:
                 raise ValueError(f"saturation stress sigma_sat must be >= yield_stress={yield_stress}, "
                                  f"got sigma_sat={sigma_sat}")
-            if delta <= 0:
-                raise ValueError(f"saturation rate delta must be positive, got delta={delta}")
             saturation = (sigma_sat, delta)
         self.yield_stress, self.hardening, self.saturation = yield_stress, hardening, saturation
         self.bulk = self.lam + 2 * self.mu / 3
@@ -261,15 +247,9 @@ class NonlinearConductor(Law):
     is_field = False
 
     def __init__(self, k0, g0=1.0, m=1.0):
-        k0 = _scalar("conductivity k0", k0)
-        g0 = _scalar("reference gradient g0", g0)
-        m = _scalar("exponent m", m)
-        if k0 <= 0:
-            raise ValueError(f"conductivity k0 must be positive, got k0={k0}")
-        if g0 <= 0:
-            raise ValueError(f"reference gradient g0 must be positive, got g0={g0}")
-        if m <= 0:
-            raise ValueError(f"exponent m must be positive, got m={m}")
+        k0 = check_real("conductivity k0", k0, scalar=True, positive=True)
+        g0 = check_real("reference gradient g0", g0, scalar=True, positive=True)
+        m = check_real("exponent m", m, scalar=True, positive=True)
         self.k0, self.g0, self.m = k0, g0, m
 
     def conductivity(self, s):
