@@ -46,7 +46,7 @@ def main():
     mesh = fe2.geometry.plate_with_hole(width=1.0, radius=0.3, h=args.macro_h)
     # macro strains in the plastic range: the elastic solution of the pulled plate
     elastic = fe2.RVELaw(cell).tensor(2)
-    u = plate(fe2.Anisotropic(0.5 * (elastic + elastic.T)), mesh).solve(1, log=None)[-1].field
+    u = plate(fe2.Anisotropic(0.5 * (elastic + elastic.T)), mesh).solve(1)[-1].field
     print(f"cell: {cell.ndofs} DOFs; macro: {mesh.t.shape[1]} points")
 
     rows = {}

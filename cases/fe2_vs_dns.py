@@ -11,6 +11,7 @@ plot out/fe2_vs_dns.png shows the error against eps with its fitted rate beside 
 """
 
 import argparse
+import logging
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import skfem
 
 import fe2
+import fe2.logs
 from fe2.macro import Dirichlet, Problem
 from postprocess import plots
 
@@ -42,14 +44,16 @@ def main(argv=None):
     x = np.linspace(0, 1, 33)
     macro = Problem(skfem.MeshTri.init_tensor(x, x).with_defaults(), fe2.RVELaw(fe2.Cell(cell_mesh, materials)),
                     dirichlet=boundaries, body_force=source, order=2)
-    u0 = macro.solve(1, log=None)[-1].field
+    with fe2.logs.show(logging.WARNING):  # a linear solve: its Newton log is left out
+        u0 = macro.solve(1)[-1].field
 
     # DNS for shrinking cells, and the error of FE² against each.
     errors = []
     print(f"{'cells':>6} {'eps':>8} {'DNS dofs':>9} {'rel. L2 error':>14} {'ratio':>6}")
     for n in args.cells:
         reference = Problem(fe2.dns.tile(cell_mesh, (n, n), size=1.0 / n), materials, dirichlet=boundaries, body_force=source)
-        u = reference.solve(1, log=None)[-1].field
+        with fe2.logs.show(logging.WARNING):  # a linear solve: its Newton log is left out
+            u = reference.solve(1)[-1].field
         errors.append(fe2.dns.error(reference, macro, u0, u))
         ratio = f"{errors[-2] / errors[-1]:6.2f}" if len(errors) > 1 else ""
         print(f"{n:6d} {1 / n:8.4f} {reference.body.ndofs:9d} {errors[-1]:14.5f} {ratio}")
@@ -63,4 +67,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 
 import fe2
+import fe2.logs
 
 from postprocess.cell_figure import render
 
@@ -67,4 +68,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

@@ -24,6 +24,7 @@ import numpy as np
 import skfem
 
 import fe2
+import fe2.logs
 from fe2.macro import Dirichlet
 from fe2.msfem import MsFEM
 from postprocess import plots
@@ -100,4 +101,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

@@ -17,6 +17,7 @@ import numpy as np
 import skfem
 
 import fe2
+import fe2.logs
 from postprocess import plots
 
 
@@ -65,4 +66,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

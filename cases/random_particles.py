@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import fe2
+import fe2.logs
 from postprocess import render
 
 MATERIALS = {"matrix": fe2.Isotropic(E=3.5, nu=0.35), "inclusion": fe2.Isotropic(E=70.0, nu=0.33)}  # GPa
@@ -63,4 +64,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

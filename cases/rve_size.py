@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import fe2
+import fe2.logs
 from postprocess import plots
 
 MATERIALS = {"matrix": fe2.Conductor(1.0), "inclusion": fe2.Conductor(10.0)}
@@ -74,4 +75,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import fe2
+import fe2.logs
 from fe2.macro import Dirichlet, Problem
 from fe2.io import MacroWriter, most_strained
 from postprocess import render
@@ -61,4 +62,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import fe2
+import fe2.logs
 from fe2 import voxel
 from postprocess import render
 
@@ -105,4 +106,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    fe2.logs.show()  # fe2's log lines (e.g. the macro Newton iterations) on stdout
     main()

@@ -1,6 +1,8 @@
 """fe2: two-scale finite-element homogenization of heterogeneous materials on scikit-fem."""
 
-from . import cell, geometry, io, macro, materials, msfem, notation, parallel, rve_size
+import logging
+
+from . import cell, geometry, io, logs, macro, materials, msfem, notation, parallel, rve_size
 from .cell import (Cell, Comparison, Condition, Homogenization, Kubc, Lattice, Linearization, Periodic, PeriodicityError, Subc, analytic, bind,
                    bounds, compare, hill_mandel, homogenize, nonlinear, response, tangent)
 from .geometry import voxel
@@ -11,7 +13,9 @@ from .materials import Anisotropic, Conductor, Isotropic, J2Plasticity, Law, Non
 __all__ = [
     "Anisotropic", "Cell", "Comparison", "Condition", "Conductor", "Linearization", "Homogenization", "Isotropic", "J2Plasticity", "Kubc", "Lattice",
     "Law", "NonlinearConductor", "Periodic", "PeriodicityError", "RVELaw", "Subc", "analytic", "bind", "bounds", "cell",
-    "checkpoint", "compare", "dns", "geometry", "hill_mandel", "homogenize", "io", "macro", "materials", "msfem",
+    "checkpoint", "compare", "dns", "geometry", "hill_mandel", "homogenize", "io", "logs", "macro", "materials", "msfem",
     "nonlinear", "notation", "parallel", "response", "rve_size", "tangent", "voxel",
 ]
 __version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())   # silent unless shown (fe2.logs.show)

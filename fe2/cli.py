@@ -6,12 +6,14 @@
 
 Exit codes: 0 done, 1 the computation failed, 2 bad usage or input (a missing or unreadable file,
 a materials file that does not fit the mesh, ...). Errors are one line on stderr; ``-v`` shows the
-full traceback, ``-q`` prints nothing but errors.
+full traceback, ``-q`` prints nothing but errors. The library's log (see fe2.logs; e.g. a case's
+macro Newton iterations) goes to stdout like the rest; with ``-q``, only its errors, on stderr.
 """
 
 import argparse
 import contextlib
 import json
+import logging
 import os
 import runpy
 import sys
@@ -20,6 +22,8 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+
+from . import logs
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -40,8 +44,10 @@ def main(argv=None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     try:
-        return args.handler(args, _Printer(quiet, verbose))
+        with logs.show(level, stream=sys.stderr if quiet else None):  # for this command only
+            return args.handler(args, _Printer(quiet, verbose))
     except KeyboardInterrupt:
         print("fe2: interrupted", file=sys.stderr)
         return 130

@@ -4,6 +4,7 @@ subprocess where that matters (help, version, a full homogenization, a missing r
 exit codes and messages through fe2.cli.main in this process (each start of fe2 imports ~2 s)."""
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -194,3 +195,16 @@ def test_run_quietly(tmp_path, run_main):
     result = run_main("run", "-q", ROOT / "cases" / "oscillating_coefficient.py", "--n", "16", "--out", tmp_path)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
     assert (tmp_path / "summary.json").is_file()
+
+
+def test_run_shows_the_newton_log_unless_quiet(tmp_path, run_main):
+    """The library logs through logging; fe2 run shows its lines on stdout as the case script would,
+    and -q shows none of them."""
+    case = [ROOT / "cases" / "thermal.py", "--h", "0.3", "--cell-h", "0.3", "--steps", "1"]
+    result = run_main("run", *case, "--out", tmp_path / "loud")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^    newton 1: \|r\| = .*, r/r_prev\^2 = ", result.stdout, re.M)
+    assert re.search(r"^step 1: load 1 converged in \d+ iterations", result.stdout, re.M)
+    quiet = run_main("run", "-q", *case, "--out", tmp_path / "quiet")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    assert logging.getLogger("fe2").handlers == []                      # shown for the command only

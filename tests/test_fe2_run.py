@@ -1,6 +1,6 @@
 """An FE² run end to end: ParaView output read back through VTK, checkpoints and restart."""
 
-import io
+import logging
 
 import numpy as np
 import pytest
@@ -18,19 +18,19 @@ class Kill(Exception):
     pass
 
 
-def test_kill_and_restart_reproduces_an_uninterrupted_run(tmp_path):
-    whole = plate().solve(4, log=None, checkpoint=tmp_path / "whole.pkl")
+def test_kill_and_restart_reproduces_an_uninterrupted_run(tmp_path, caplog):
+    whole = plate().solve(4, checkpoint=tmp_path / "whole.pkl")
 
     def die_at_step_3(step, u, states, problem):
         if step.number == 3:
             raise Kill  # killed after step 2's checkpoint, while step 3 was being written
     with pytest.raises(Kill):
-        plate().solve(4, log=None, callback=die_at_step_3, checkpoint=tmp_path / "run.pkl")
+        plate().solve(4, callback=die_at_step_3, checkpoint=tmp_path / "run.pkl")
     assert fe2.checkpoint.load(tmp_path / "run.pkl")["number"] == 2
-    log = io.StringIO()
     problem = plate()
-    rest = problem.solve(4, log=log, checkpoint=tmp_path / "run.pkl", restart=True)
-    assert "restarting from" in log.getvalue() and [s.number for s in rest] == [3, 4]
+    caplog.set_level(logging.INFO, logger="fe2")
+    rest = problem.solve(4, checkpoint=tmp_path / "run.pkl", restart=True)
+    assert "restarting from" in caplog.text and [s.number for s in rest] == [3, 4]
     np.testing.assert_array_equal(rest[-1].field, whole[-1].field)
     for a, b in zip(problem.states["plate"].ravel(), fe2.checkpoint.load(tmp_path / "whole.pkl")["states"]["plate"].ravel()):
         np.testing.assert_array_equal(a["micro"]["matrix"]["p"], b["micro"]["matrix"]["p"])
@@ -38,16 +38,16 @@ def test_kill_and_restart_reproduces_an_uninterrupted_run(tmp_path):
 
 def test_restart_without_checkpoint_or_from_another_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        plate().solve(2, log=None, checkpoint=tmp_path / "none.pkl", restart=True)
+        plate().solve(2, checkpoint=tmp_path / "none.pkl", restart=True)
     fe2.checkpoint.save(tmp_path / "other.pkl", ndofs=3)
     with pytest.raises(ValueError, match="is of a problem with 3 DOFs"):
-        plate().solve(2, log=None, checkpoint=tmp_path / "other.pkl", restart=True)
+        plate().solve(2, checkpoint=tmp_path / "other.pkl", restart=True)
 
 
 def test_pvd_series_and_micro_fields_read_back(tmp_path):
     problem = plate()
     writer = MacroWriter(tmp_path, micro_points=most_strained)
-    steps = problem.solve(3, log=None, callback=writer)
+    steps = problem.solve(3, callback=writer)
     series = pv.get_reader(str(tmp_path / "macro.pvd"))
     np.testing.assert_allclose(series.time_values, [s.load for s in steps])
     series.set_active_time_value(series.time_values[-1])
@@ -83,11 +83,11 @@ def plate_on(executor, cell_h=0.3):
 def test_executors_agree_and_keep_histories_on_the_workers(tmp_path, spec):
     """Solved to 1e-12 (macro and micro), the runs agree to 1e-12 of the field: workers run their
     linear algebra on one thread, so round-off differs, but no more than that."""
-    reference = plate().solve(2, tol=1e-12, log=None)[-1].field
+    reference = plate().solve(2, tol=1e-12)[-1].field
     with fe2.parallel.executor(spec, workers=2) as ex:
         problem = plate_on(ex)
         writer = MacroWriter(tmp_path, micro_points=most_strained)
-        steps = problem.solve(2, tol=1e-12, log=None, callback=writer, checkpoint=tmp_path / "run.pkl")
+        steps = problem.solve(2, tol=1e-12, callback=writer, checkpoint=tmp_path / "run.pkl")
         assert isinstance(problem.states["plate"], fe2.macro.rve_law.Histories)   # only a token on this side
         np.testing.assert_allclose(steps[-1].field, reference, rtol=0, atol=1e-12 * np.abs(reference).max())
         assert len(list((tmp_path / "step_002").glob("micro_*.vtu"))) == 1
@@ -105,9 +105,9 @@ def test_restart_on_workers_continues_exactly(tmp_path, spec):
         if step.number == 2:  # the checkpoint file still holds step 1 while step 2 is written
             shutil.copy(tmp_path / "run.pkl", tmp_path / "step1.pkl")
     with fe2.parallel.executor(spec, workers=2) as ex:
-        whole = plate_on(ex).solve(2, tol=1e-12, log=None, callback=keep_step_1, checkpoint=tmp_path / "run.pkl")
+        whole = plate_on(ex).solve(2, tol=1e-12, callback=keep_step_1, checkpoint=tmp_path / "run.pkl")
     with fe2.parallel.executor(spec, workers=2) as ex:
-        rest = plate_on(ex).solve(2, tol=1e-12, log=None, checkpoint=tmp_path / "step1.pkl", restart=True)
+        rest = plate_on(ex).solve(2, tol=1e-12, checkpoint=tmp_path / "step1.pkl", restart=True)
     assert [s.number for s in rest] == [2]
     np.testing.assert_allclose(rest[-1].field, whole[-1].field, rtol=0, atol=1e-12 * np.abs(whole[-1].field).max())
 
@@ -124,10 +124,10 @@ def test_worker_failures_are_cut_back_like_serial_ones():
     """Micro solves that fail on the workers: every answer is read, the cut-backs retry from the
     committed histories, and the run equals the serial one step for step."""
     cell = plate().body.materials["plate"].cell
-    serial = bar_problem(fe2.RVELaw(cell, max_iterations=2), pull=0.005).solve(1, log=None, max_cutbacks=8)
+    serial = bar_problem(fe2.RVELaw(cell, max_iterations=2), pull=0.005).solve(1, max_cutbacks=8)
     assert sum(s.cutbacks for s in serial) >= 4 and len(serial) >= 5
     with fe2.parallel.executor("processes", workers=2) as ex:
-        parallel = bar_problem(fe2.RVELaw(cell, max_iterations=2, executor=ex), pull=0.005).solve(1, log=None, max_cutbacks=8)
+        parallel = bar_problem(fe2.RVELaw(cell, max_iterations=2, executor=ex), pull=0.005).solve(1, max_cutbacks=8)
     assert [s.load for s in parallel] == [s.load for s in serial]
     np.testing.assert_allclose(parallel[-1].field, serial[-1].field, rtol=0, atol=1e-9 * np.abs(serial[-1].field).max())
 
@@ -136,7 +136,7 @@ def test_fewer_points_than_workers(tmp_path):
     cell = plate().body.materials["plate"].cell
     with fe2.parallel.executor("processes", workers=3) as ex:
         problem = bar_problem(fe2.RVELaw(cell, executor=ex), nx=1, ny=1, pull=0.004)  # 2 points, 3 workers
-        steps = problem.solve(2, log=None, callback=MacroWriter(tmp_path, micro_points=[0]), checkpoint=tmp_path / "c.pkl")
+        steps = problem.solve(2, callback=MacroWriter(tmp_path, micro_points=[0]), checkpoint=tmp_path / "c.pkl")
     assert len(steps) == 2 and (tmp_path / "step_002" / "micro_0.vtu").is_file()
 
 
@@ -144,9 +144,9 @@ def test_micro_fields_of_a_linear_cell(tmp_path):
     cell = fe2.Cell(fe2.geometry.inclusion(0.4, h=0.3, phases=("matrix", "fiber")),
                     {"matrix": fe2.Isotropic(70.0, 0.33), "fiber": fe2.Isotropic(400.0, 0.2)})
     problem = bar_problem(fe2.RVELaw(cell), pull=0.004)
-    problem.solve(1, log=None, callback=MacroWriter(tmp_path, micro_points=[3]))
+    problem.solve(1, callback=MacroWriter(tmp_path, micro_points=[3]))
     micro = pv.read(tmp_path / "step_001" / "micro_3.vtu")
-    strain = problem.body.strain(problem.solve(1, log=None)[-1].field)[3, 0]
+    strain = problem.body.strain(problem.solve(1)[-1].field)[3, 0]
     volumes = micro.compute_cell_sizes(length=False, volume=False)["Area"]
     mean = volumes @ micro.cell_data["strain"].reshape(-1, 9) / volumes.sum()
     np.testing.assert_allclose(fe2.notation.to_mandel(mean.reshape(3, 3)[:2, :2]), strain, rtol=1e-10, atol=1e-14)
@@ -200,7 +200,7 @@ def test_micro_output_has_the_plastic_plane_strain_stress(tmp_path):
     """sigma_zz of a plastic plane-strain cell is C (eps - eps_p)_zz, not the elastic row times eps:
     the written von Mises is that of the full stress the law returns."""
     problem = plate()
-    problem.solve(2, log=None, callback=MacroWriter(tmp_path, micro_points=most_strained))
+    problem.solve(2, callback=MacroWriter(tmp_path, micro_points=most_strained))
     micro = pv.read(next((tmp_path / "step_002").glob("micro_*.vtu")))
     law = problem.body.materials["plate"]
     stress = micro.cell_data["stress"].reshape(-1, 3, 3)

@@ -1,6 +1,7 @@
 """The macro problem with analytic and cell-backed (FE²) material points."""
 
 import io
+import logging
 
 import numpy as np
 import pytest
@@ -39,9 +40,9 @@ def test_fe2_with_linear_cells_equals_single_scale(cell_mesh):
     mesh = bar().with_subdomains({"bar": lambda p: p[0] > -1})
     cell = fe2.Cell(cell_mesh, {"matrix": SOFT, "inclusion": STIFF})
     load = dict(traction=[0.3, 0.1])
-    fe2_solution = tension(mesh, fe2.RVELaw(cell), **load).solve(1, log=None)[-1].field
+    fe2_solution = tension(mesh, fe2.RVELaw(cell), **load).solve(1)[-1].field
     C = fe2.homogenize(fe2.Cell(cell_mesh, {"matrix": SOFT, "inclusion": STIFF})).tensor
-    single = tension(mesh, fe2.Anisotropic(0.5 * (C + C.T)), **load).solve(1, log=None)[-1].field
+    single = tension(mesh, fe2.Anisotropic(0.5 * (C + C.T)), **load).solve(1)[-1].field
     np.testing.assert_allclose(fe2_solution, single, rtol=1e-10, atol=1e-10 * np.abs(single).max())
 
 
@@ -51,22 +52,24 @@ def test_laminate_bar_gives_the_exact_homogenized_solution():
     layers = fe2.geometry.laminate(0.4, h=0.25, normal=1)
     cell = fe2.Cell(layers, {"a": SOFT, "b": STIFF})
     sigma, length = 0.2, 4.0
-    steps = tension(bar(length=length), fe2.RVELaw(cell), traction=[sigma, 0.0]).solve(1, log=None)
+    steps = tension(bar(length=length), fe2.RVELaw(cell), traction=[sigma, 0.0]).solve(1)
     u = steps[-1].field
     exact = np.linalg.inv(laminate_stiffness([SOFT.tensor(2), STIFF.tensor(2)], [0.4, 0.6], normal=1))
     body_x = np.repeat(tension(bar(length=length), SOFT, traction=[sigma, 0]).body.doflocs[0][::2], 1)
     np.testing.assert_allclose(u[0::2], exact[0, 0] * sigma * body_x, rtol=1e-10, atol=1e-12)
 
 
-def test_fe2_elastoplastic_step_converges_quadratically(cell_mesh):
+def test_fe2_elastoplastic_step_converges_quadratically(cell_mesh, caplog):
     cell = fe2.Cell(cell_mesh, {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
-    log = io.StringIO()
-    steps = tension(bar(nx=3, ny=1, length=3.0), fe2.RVELaw(cell), pull=0.012).solve(2, tol=1e-10, log=log)
+    caplog.set_level(logging.INFO, logger="fe2")
+    steps = tension(bar(nx=3, ny=1, length=3.0), fe2.RVELaw(cell), pull=0.012).solve(2, tol=1e-10)
     residuals = np.array(steps[-1].residuals)
     assert len(residuals) >= 4 and residuals[-1] <= 1e-10   # several iterations: really plastic
     tail = [(a, b) for a, b in zip(residuals[:-1], residuals[1:]) if a < 1e-2 and b > 1e-14]
     assert tail and all(b <= 20 * a**2 for a, b in tail), residuals
-    assert "r/r_prev^2" in log.getvalue()
+    assert "r/r_prev^2" in caplog.text
+    assert {(r.name, r.levelname) for r in caplog.records} == {("fe2.macro.problem", "INFO")}
+    assert sum(r.getMessage().startswith("step ") for r in caplog.records) == 2
 
 
 def test_macro_tangent_matches_central_differences(cell_mesh):
@@ -74,7 +77,7 @@ def test_macro_tangent_matches_central_differences(cell_mesh):
     increment from the last committed history (here the virgin one) to a plastic state."""
     cell = fe2.Cell(cell_mesh, {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
     problem = tension(bar(nx=2, ny=1, length=2.0), fe2.RVELaw(cell), pull=0.01)
-    steps = problem.solve(1, log=None)
+    steps = problem.solve(1)
     u, states = steps[-1].field, problem.initial_states()
     _, _, tangent, _ = problem.residual(u, states, 1.0)
     free = problem.map >= 0
@@ -93,14 +96,42 @@ def test_macro_mesh_without_the_named_boundary():
         Problem(bar(), {"bar": SOFT}, dirichlet=[Dirichlet("clamp", 0.0)])
 
 
-def test_micro_divergence_is_cut_back_then_reported(cell_mesh):
+def test_micro_divergence_is_cut_back_then_reported(cell_mesh, caplog):
     cell = fe2.Cell(cell_mesh, {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
     law = fe2.RVELaw(cell, max_iterations=1)                  # any plastic micro step fails
-    log = io.StringIO()
     with pytest.raises(DivergenceError, match=r"load step 1 to 0.25 failed after 2 cut-backs .*element \d+, quadrature point 0 "
                                               r"\(phase 'bar'\): material point \d+: micro Newton"):
-        tension(bar(nx=2, ny=1, length=2.0), law, pull=0.02).solve(1, max_cutbacks=2, log=log)
-    assert log.getvalue().count("cutting the increment") == 2
+        tension(bar(nx=2, ny=1, length=2.0), law, pull=0.02).solve(1, max_cutbacks=2)
+    cutbacks = [r for r in caplog.records if "cutting the increment" in r.getMessage()]
+    assert len(cutbacks) == 2 and {r.levelname for r in cutbacks} == {"WARNING"}   # shown without set_level
+
+
+def test_the_log_is_shown_once_and_only_when_asked():
+    """The Newton log goes through logging: nothing is printed unless fe2.logs.show() is called; showing
+    twice does not double a line; as a context manager it restores what was there."""
+    import fe2.logs
+    problem = Problem(bar(nx=2, ny=1, length=2.0), {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0), Dirichlet("right", 0.01)])
+    logger = logging.getLogger("fe2")
+    before = list(logger.handlers), logger.level
+    stream = io.StringIO()
+    with fe2.logs.show(stream=stream) as handler:
+        fe2.logs.show(stream=stream)
+        assert logger.handlers.count(handler) == 1
+        problem.solve(1)
+        with fe2.logs.show(logging.WARNING):                      # a quiet stretch
+            problem.solve(1)
+    assert (list(logger.handlers), logger.level) == before
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "    newton 0: |r| = 1.000e+00" and lines[-1].startswith("step 1: load 1 converged in 1 iterations")
+    assert len(lines) == 3
+    problem.solve(1)
+    assert stream.getvalue().splitlines() == lines
+
+
+def test_solve_takes_no_log_stream():
+    problem = Problem(bar(nx=2, ny=1, length=2.0), {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)])
+    with pytest.raises(TypeError, match="unexpected keyword argument 'log'"):
+        problem.solve(1, log=io.StringIO())
 
 
 class FailsOnce(fe2.Law):
@@ -124,16 +155,15 @@ class FailsOnce(fe2.Law):
         return self.law.response(strain, state)
 
 
-def test_cut_back_rolls_back_to_the_committed_state_exactly():
+def test_cut_back_rolls_back_to_the_committed_state_exactly(caplog):
     """Two steps whose first fails and is halved: the run continues from the committed states exactly
     as a run scheduled through the same load factors."""
-    log = io.StringIO()
     cut = tension(bar(), FailsOnce(limit=0.004), pull=0.02)
-    steps = cut.solve(2, log=log)
-    assert "cutting the increment to 0.25" in log.getvalue()
+    steps = cut.solve(2)
+    assert "cutting the increment to 0.25" in caplog.text
     assert steps[0].load == 0.25 and steps[0].cutbacks == 1 and steps[-1].load == 1.0
     four = tension(bar(), J2, pull=0.02)
-    reference = four.solve([s.load for s in steps], log=None)
+    reference = four.solve([s.load for s in steps])
     assert [s.load for s in reference] == [s.load for s in steps]
     np.testing.assert_array_equal(steps[-1].field, reference[-1].field)
     np.testing.assert_array_equal(cut.states["bar"]["p"], four.states["bar"]["p"])
@@ -149,7 +179,7 @@ def test_3d_bar_in_uniaxial_tension():
     problem = Problem(mesh, law, dirichlet=[Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
                                             Dirichlet("back", 0.0, components=(2,))],
                       neumann=[Traction("right", [sigma, 0.0, 0.0])])
-    u = problem.solve(1, log=None)[-1].field.reshape(-1, 3)
+    u = problem.solve(1)[-1].field.reshape(-1, 3)
     p = problem.body.basis.doflocs.T
     np.testing.assert_allclose(u[:, 0], sigma / law.E * p[:, 0], atol=1e-12)
     np.testing.assert_allclose(u[:, 1], -law.nu * sigma / law.E * p[:, 1], atol=1e-12)
@@ -168,6 +198,26 @@ def test_dirichlet_values_by_component_and_function():
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", [1.0, 2.0, 3.0])])
     with pytest.raises(ValueError, match="the function returned shape"):
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", lambda x: np.zeros(7))])
+    with pytest.raises(ValueError, match="Dirichlet on 'left': the values are not finite"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", [0.0, np.nan])])
+    with pytest.raises(ValueError, match="Dirichlet conditions must be fe2.macro.Dirichlet, got Traction"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Traction("left", [0.0, 1.0])])
+
+
+def test_dirichlet_dofs_at_basis_dofs_or_mesh_vertices():
+    """One resolver for macro problems (the DOFs of a basis) and MsFEM (the mesh vertices): for P1
+    they are the same nodes; a later condition overrides an earlier one where they meet."""
+    mesh = bar(nx=2, ny=1, length=2.0)
+    conditions = [Dirichlet("left", lambda x: np.stack([x[1], -x[1]])), Dirichlet("bottom", 0.5, components=(1,))]
+    basis = skfem.Basis(mesh, skfem.ElementTriP1())
+    fixed, values = fe2.macro.boundary.dirichlet_dofs(conditions, mesh, 2, physics="elasticity", basis=basis)
+    same = fe2.macro.boundary.dirichlet_dofs(conditions, mesh, 2, physics="elasticity")
+    np.testing.assert_array_equal(fixed, same[0])
+    np.testing.assert_array_equal(values, same[1])
+    corner = np.flatnonzero((mesh.p[0] == 0) & (mesh.p[1] == 0))[0]     # on both: the bottom value wins for u_y
+    assert dict(zip(fixed, values))[2 * corner + 1] == 0.5
+    with pytest.raises(ValueError, match=r"the mesh has no boundary named 'east'; it has \['bottom', 'left', 'right', 'top'\]"):
+        fe2.macro.boundary.dirichlet_dofs([Dirichlet("east")], mesh, 1, physics="conduction")
 
 
 def test_macro_bad_input():
@@ -175,10 +225,10 @@ def test_macro_bad_input():
     problem = Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)])
     for steps in (0, -1, 1.5):
         with pytest.raises(ValueError, match="steps must be a positive whole number"):
-            problem.solve(steps, log=None)
+            problem.solve(steps)
     for schedule in ([0.5, 0.3, 1.0], [0.5, 0.9], []):
         with pytest.raises(ValueError, match="a load schedule must increase from above 0 to exactly 1"):
-            problem.solve(schedule, log=None)
+            problem.solve(schedule)
     with pytest.raises(ValueError, match=r"body force needs 2 component\(s\), got \[1.0, 2.0, 3.0\]"):
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], body_force=[1, 2, 3])
     with pytest.raises(ValueError, match="traction on 'right' must be 2 number"):

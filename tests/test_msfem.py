@@ -74,7 +74,7 @@ def test_constant_coefficient_gives_standard_fem(tri):
     coarse, fine = grid(4, tri), grid(32, tri)
     law = fe2.Conductor(2.5)
     bcs = [Dirichlet(name, 0.0) for name in SIDES]
-    fem = Problem(coarse, law, dirichlet=bcs, body_force=1.0).solve(1, log=None)[-1].field
+    fem = Problem(coarse, law, dirichlet=bcs, body_force=1.0).solve(1)[-1].field
     for boundary, petrov_galerkin in (("linear", False), ("oversampling", False), ("oversampling", True)):
         space = MsFEM(coarse, fine, law, boundary=boundary, petrov_galerkin=petrov_galerkin)
         np.testing.assert_allclose(space.solve(bcs, body_force=1.0).coarse, fem, atol=1e-13 * np.abs(fem).max())
@@ -84,7 +84,7 @@ def test_constant_elasticity_gives_standard_fem():
     coarse, fine = grid(3, tri=True), grid(24, tri=True)
     law = fe2.Isotropic(E=10.0, nu=0.3)
     bcs = [Dirichlet("left", 0.0), Dirichlet("right", [0.01, 0.0])]
-    fem = Problem(coarse, law, dirichlet=bcs, body_force=[0.0, -1.0]).solve(1, log=None)[-1].field
+    fem = Problem(coarse, law, dirichlet=bcs, body_force=[0.0, -1.0]).solve(1)[-1].field
     space = MsFEM(coarse, fine, law, boundary="oversampling")
     np.testing.assert_allclose(space.solve(bcs, body_force=[0.0, -1.0]).coarse, fem, atol=1e-12 * np.abs(fem).max())
 
@@ -137,7 +137,7 @@ def test_oversampling_cuts_the_resonance_error():
     fine, coarse = grid(256), grid(16)
     law = fe2.Conductor(resonant)
     bcs = [Dirichlet(name, 0.0) for name in SIDES]
-    reference = Problem(fine, law, dirichlet=bcs, body_force=1.0).solve(1, log=None)[-1].field
+    reference = Problem(fine, law, dirichlet=bcs, body_force=1.0).solve(1)[-1].field
     errors = {}
     for boundary in ("linear", "oversampling"):
         space = MsFEM(coarse, fine, law, boundary=boundary, oversampling=2.0)

@@ -43,7 +43,7 @@ def step_folder(tmp_path_factory):
     """One yielded step of a tiny FE² plate, with units and micro fields of two elements."""
     folder = tmp_path_factory.mktemp("fe2_step")
     problem = plate()
-    problem.solve(1, log=None, callback=MacroWriter(folder, micro_points=[0, 5], units={"length": "mm", "stress": "GPa"}))
+    problem.solve(1, callback=MacroWriter(folder, micro_points=[0, 5], units={"length": "mm", "stress": "GPa"}))
     return folder / "step_001"
 
 

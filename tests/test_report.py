@@ -26,7 +26,7 @@ def run(tmp_path_factory):
     """The flagship problem at its test size: plate with a hole (h = 0.3), J2 cell (h = 0.3), 2 steps, serial."""
     folder = tmp_path_factory.mktemp("plate")
     problem = plate(pull=0.004)
-    steps = problem.solve(2, callback=MacroWriter(folder, micro_points=most_strained), log=None)
+    steps = problem.solve(2, callback=MacroWriter(folder, micro_points=most_strained))
     return folder, problem, steps, write_report(folder)
 
 

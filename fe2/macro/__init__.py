@@ -1,5 +1,6 @@
 """The macro problem (FE² when its points are cells), the cell-backed material law, and DNS by tiling."""
 
-from . import dns
-from .problem import CURABLE, Dirichlet, DivergenceError, Problem, Step, Traction
+from . import boundary, dns
+from .boundary import Dirichlet, Traction
+from .problem import CURABLE, DivergenceError, Problem, Step
 from .rve_law import Histories, MicroWorker, RVELaw

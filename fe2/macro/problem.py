@@ -13,7 +13,7 @@ times. Material histories are committed only when a step converges.
 """
 
 import dataclasses
-import sys
+import logging
 import time
 
 import numpy as np
@@ -24,25 +24,9 @@ from ..cell.body import Body
 from ..cell.linalg import factorize
 from ..cell.nonlinear import MicroDivergence
 from ..materials.plasticity import ReturnMappingError
+from .boundary import Dirichlet, Traction, dirichlet_dofs
 
-
-@dataclasses.dataclass(frozen=True)
-class Dirichlet:
-    """Prescribed displacement (temperature) on a named boundary at full load: a number (every
-    component), one number per component, or a function of the positions x (dim, n) returning (n,)
-    or (ncomp, n); ``components`` restricts it (e.g. (0,) for u_x only)."""
-
-    boundary: str
-    value: object = 0.0
-    components: tuple = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Traction:
-    """Surface traction (a vector) or, for conduction, inward heat flux (a number) on a named boundary."""
-
-    boundary: str
-    value: object
+logger = logging.getLogger(__name__)
 
 
 class DivergenceError(RuntimeError):
@@ -83,7 +67,9 @@ class Problem:
             raise ValueError("the macro problem needs at least one Dirichlet condition to be well posed")
         self.body = Body(mesh, materials, order=order)
         self.dirichlet, self.neumann, self.body_force = tuple(dirichlet), tuple(neumann), body_force
-        self._fixed, self._prescribed = self._dirichlet_dofs()
+        self._fixed, self._prescribed = dirichlet_dofs(self.dirichlet, self.body.mesh, self.body.physics.ncomp,
+                                                      physics=self.body.physics.name, basis=self.body.basis,
+                                                      where="macro mesh")
         free = np.ones(self.body.ndofs, dtype=bool)
         free[self._fixed] = False
         self.map = np.full(self.body.ndofs, -1)
@@ -92,29 +78,6 @@ class Problem:
         self.f_ext = self._external_force()
 
     # --- loads and constraints ------------------------------------------------------------------
-    def _dirichlet_dofs(self):
-        body, ncomp = self.body, self.body.physics.ncomp
-        values = {}
-        for bc in self.dirichlet:
-            scalar = body.basis.get_dofs(body.mesh.boundaries[bc.boundary]).all()
-            g = np.asarray(bc.value(body.basis.doflocs[:, scalar]) if callable(bc.value) else bc.value, dtype=float)
-            if callable(bc.value):
-                per_component = g.shape == (ncomp, scalar.size)
-                if not (per_component or g.shape == (scalar.size,)):
-                    raise ValueError(f"Dirichlet on {bc.boundary!r}: the function returned shape {g.shape}, "
-                                     f"expected ({scalar.size},) or ({ncomp}, {scalar.size})")
-            else:
-                per_component = g.ndim == 1
-                if not (g.ndim == 0 or g.shape == (ncomp,)):
-                    raise ValueError(f"Dirichlet on {bc.boundary!r}: give a number or {ncomp} numbers, got {g.tolist()}")
-            components = range(ncomp) if bc.components is None else np.atleast_1d(bc.components).tolist()
-            for c in components:
-                if not 0 <= c < ncomp:
-                    raise ValueError(f"Dirichlet on {bc.boundary!r}: component {c} does not exist for {body.physics.name}")
-                values.update(zip(scalar * ncomp + c, np.broadcast_to(g[c] if per_component else g, scalar.shape)))
-        fixed = np.array(sorted(values), dtype=int)
-        return fixed, np.array([values[d] for d in fixed])
-
     def _external_force(self):
         body, ncomp = self.body, self.body.physics.ncomp
         f = np.zeros(body.ndofs)
@@ -141,8 +104,8 @@ class Problem:
         f_int = self.body.internal_force(stress, np.arange(self.body.ndofs), self.body.ndofs)
         return f_int - load * self.f_ext, stress, tangent, new
 
-    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, log="stdout",
-              callback=None, checkpoint=None, restart=False):
+    def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, callback=None,
+              checkpoint=None, restart=False):
         """Load from 0 to 1 through the load factors of ``steps``: a count of equal increments or an
         increasing sequence ending at 1. A step that fails is halved, at most ``max_cutbacks`` times
         in a row and never below ``min_increment``; after an easy step (no cut-back, at most half
@@ -152,10 +115,8 @@ class Problem:
         is a path, the committed state is saved there; ``restart=True`` continues from it. Returns
         the converged steps (with restart, those of this run). The settings used are kept in
         ``self.settings``; each step carries its wall time and its time split (see :class:`Step`).
-        ``log``: a text stream for the Newton log, ``"stdout"`` (the current ``sys.stdout``, looked
-        up at call time) or None for none."""
-        if isinstance(log, str) and log == "stdout":
-            log = sys.stdout
+        The log goes through :mod:`logging`, logger "fe2.macro.problem": each step and Newton
+        iteration at INFO, each cut-back at WARNING (``fe2.logs.show()`` prints them)."""
         schedule = _schedule(steps)
         self.settings = {"tol": tol, "max_iterations": max_iterations, "max_cutbacks": max_cutbacks,
                          "min_increment": min_increment, "schedule": schedule.tolist()}
@@ -169,21 +130,21 @@ class Problem:
             if saved["ndofs"] != self.body.ndofs:
                 raise ValueError(f"the checkpoint {checkpoint} is of a problem with {saved['ndofs']} DOFs, not {self.body.ndofs}")
             load, u, states, increment, number = saved["load"], saved["u"], saved["states"], saved["increment"], saved["number"]
-            _write(log, f"restarting from {checkpoint}: step {number}, load {load:.4g}")
+            logger.info("restarting from %s: step %d, load %.4g", checkpoint, number, load)
         done = []
         start = time.perf_counter()
         step_start, timings = start, _no_time()
         while load < 1 - 1e-12:
             target = min(schedule[np.argmax(schedule > load + 1e-12)], load + increment)
             try:
-                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, log, timings)
+                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, timings)
             except CURABLE as error:
                 cutbacks += 1
                 if cutbacks > max_cutbacks or increment / 2 < min_increment:
                     raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {cutbacks - 1} cut-backs "
                                           f"(last increment {increment:.3g}): {error}") from None
                 increment /= 2
-                _write(log, f"  step to load {target:.4g} failed ({error}); cutting the increment to {increment:.4g}")
+                logger.warning("  step to load %.4g failed (%s); cutting the increment to %.4g", target, error, increment)
                 continue
             load, u, states, number = target, u_new, states_new, number + 1    # commit
             done.append(Step(number, load, u.copy(), residuals, cutbacks, stress,
@@ -191,8 +152,8 @@ class Problem:
             if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
                 increment *= 2
             cutbacks = 0
-            _write(log, f"step {number}: load {load:.4g} converged in {len(residuals) - 1} iterations "
-                        f"({time.perf_counter() - start:.1f} s)")
+            logger.info("step %d: load %.4g converged in %d iterations (%.1f s)", number, load, len(residuals) - 1,
+                        time.perf_counter() - start)
             if callback is not None:
                 callback(done[-1], u, states, self)
             if checkpoint is not None:  # histories kept on workers are gathered, once per step
@@ -204,7 +165,7 @@ class Problem:
         self.states = states
         return done
 
-    def _newton(self, u, states, load, tol, max_iterations, log, timings=None):
+    def _newton(self, u, states, load, tol, max_iterations, timings=None):
         timings = _no_time() if timings is None else timings  # seconds per phase, accumulated over the step
         u = u.copy()
         u[self._fixed] = load * self._prescribed
@@ -221,7 +182,7 @@ class Problem:
             norm = np.linalg.norm(r[self.map >= 0]) / scale
             residuals.append(norm)
             rate = f", r/r_prev^2 = {norm / residuals[-2] ** 2:.2e}" if iteration and residuals[-2] > 0 else ""
-            _write(log, f"    newton {iteration}: |r| = {norm:.3e}{rate}{solves}")
+            logger.info("    newton %d: |r| = %.3e%s%s", iteration, norm, rate, solves)
             if not np.isfinite(norm):
                 raise _NewtonFailure(f"non-finite residual at iteration {iteration}")
             if norm <= tol:
@@ -271,9 +232,3 @@ def _components(value, ncomp, what):
     if value.shape != (ncomp,):
         raise ValueError(f"{what} needs {ncomp} component(s), got {value.tolist()}")
     return value
-
-
-def _write(log, line):
-    if log is not None:
-        log.write(line + "\n")
-        log.flush()

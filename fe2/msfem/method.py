@@ -49,7 +49,7 @@ import scipy.sparse.linalg as spla
 from ..cell.body import Body, phase_map
 from ..cell.linalg import factorize
 from ..io.vtu import pad
-from ..macro.problem import Dirichlet
+from ..macro.boundary import dirichlet_dofs
 from ..parallel import Serial
 from .partition import NestingError, Partition, shape_functions  # noqa: F401  (NestingError is part of the API)
 from ..timing import timed
@@ -201,7 +201,7 @@ class MsFEM:
         exact for a constant f, second-order accurate otherwise, and nothing per element but the
         weights is kept for it."""
         start = time.perf_counter()
-        fixed, values = self._dirichlet(dirichlet)
+        fixed, values = dirichlet_dofs(dirichlet, self.coarse, self.ncomp, physics=self.physics, where="coarse mesh")
         if fixed.size == 0:
             raise ValueError("the MsFEM problem needs at least one Dirichlet condition to be well posed")
         F = np.zeros(self.ndofs)
@@ -224,36 +224,6 @@ class MsFEM:
         seconds = time.perf_counter() - start
         self.timings["online"] = seconds
         return Solution(U, seconds)
-
-    def _dirichlet(self, conditions):
-        coarse, ncomp = self.coarse, self.ncomp
-        names = set((coarse.boundaries or {}).keys())
-        values = {}
-        for bc in conditions:
-            if not isinstance(bc, Dirichlet):
-                raise ValueError(f"MsFEM boundary conditions must be fe2.macro.Dirichlet, got {bc!r}")
-            if bc.boundary not in names:
-                raise ValueError(f"the coarse mesh has no boundary named {bc.boundary!r}; it has {sorted(names)}")
-            nodes = np.unique(coarse.facets[:, coarse.boundaries[bc.boundary]])
-            g = np.asarray(bc.value(coarse.p[:, nodes]) if callable(bc.value) else bc.value, dtype=float)
-            n = nodes.size
-            shapes = {(): lambda g: np.broadcast_to(g, (ncomp, n)), (ncomp,): lambda g: np.repeat(g[:, None], n, axis=1)}
-            if callable(bc.value):
-                shapes = {(n,): lambda g: np.broadcast_to(g, (ncomp, n)), (ncomp, n): lambda g: g}
-            if g.shape not in shapes:
-                expected = " or ".join(str(s) for s in shapes)
-                raise ValueError(f"Dirichlet on {bc.boundary!r}: {'the function returned' if callable(bc.value) else 'got'} "
-                                 f"shape {g.shape}; expected {expected}")
-            if not np.all(np.isfinite(g)):
-                raise ValueError(f"Dirichlet on {bc.boundary!r}: the values are not finite")
-            g = shapes[g.shape](g)
-            components = range(ncomp) if bc.components is None else np.atleast_1d(bc.components).tolist()
-            for c in components:
-                if not 0 <= c < ncomp:
-                    raise ValueError(f"Dirichlet on {bc.boundary!r}: component {c} does not exist for {self.physics}")
-                values.update(zip(nodes * ncomp + c, g[c]))  # a later condition overrides at shared vertices
-        fixed = np.array(sorted(values), dtype=int)
-        return fixed, np.array([values[d] for d in fixed])
 
     def _nodal(self, value, what):
         """A number per component, or a function of x, as interleaved values at the fine nodes."""
