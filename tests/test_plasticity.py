@@ -355,3 +355,25 @@ def test_nonlinear_conductor_input_errors():
         law.response(np.array([[0.0, np.nan], [1.0, 2.0]]))
     with pytest.raises(ValueError, match=r"dim 1, 2 or 3, got \(2, 4\)"):
         law.response(np.zeros((2, 4)))
+
+
+@pytest.mark.skipif(not fe2.materials.compiled.AVAILABLE, reason="numba is not installed")
+@pytest.mark.parametrize("saturation", [None, (0.5, 20.0)], ids=["linear", "voce"])
+@pytest.mark.parametrize("n", [3, 6])
+def test_compiled_return_mapping_equals_the_numpy_reference(saturation, n):
+    """The compiled kernel and the numpy reference agree to round-off on loaded histories, elastic and
+    plastic points mixed; elastic points get the elastic stiffness bit for bit (a cell tells an
+    elastic increment by it)."""
+    law = J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0, saturation=saturation)
+    rng = np.random.default_rng(4)
+    strain = rng.normal(scale=0.004, size=(50, 7, n))
+    state = {"plastic_strain": rng.normal(scale=0.001, size=(50, 7, 6)), "p": np.abs(rng.normal(scale=0.01, size=(50, 7)))}
+    stress, tangent, new = law.response(strain, state)
+    ref_stress, ref_tangent, ref_new = law.reference_response(strain, state)
+    np.testing.assert_allclose(stress, ref_stress, rtol=0, atol=1e-14 * np.abs(ref_stress).max())
+    np.testing.assert_allclose(tangent, ref_tangent, rtol=0, atol=1e-14 * np.abs(ref_tangent).max())
+    np.testing.assert_allclose(new["plastic_strain"], ref_new["plastic_strain"], rtol=0, atol=1e-16)
+    np.testing.assert_allclose(new["p"], ref_new["p"], rtol=1e-14, atol=0)
+    elastic = new["p"] == state["p"]
+    assert 0 < elastic.sum() < elastic.size
+    np.testing.assert_array_equal(tangent[elastic], np.broadcast_to(law.tensor(2 if n == 3 else 3), tangent[elastic].shape))

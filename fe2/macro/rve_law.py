@@ -53,7 +53,7 @@ def _solve_points(cell, bc, tol, max_iterations, strains, histories, offset=0):
         stress[i], tangent[i] = solution.stress, solution.tangent
         new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
                   "hill_mandel": solution.hill_mandel, "iterations": solution.iterations,
-                  "residuals": list(solution.residuals)}
+                  "residuals": list(solution.residuals), "elastic": solution.elastic}
     return stress, tangent, new
 
 

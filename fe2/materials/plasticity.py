@@ -17,6 +17,7 @@ tangent is returned. :meth:`J2Plasticity.stress_3d` gives the full 3D stress (e.
 
 import numpy as np
 
+from . import compiled
 from .law import Law, check_real
 from .linear import elastic_constants
 
@@ -24,6 +25,7 @@ __all__ = ["J2Plasticity", "NonlinearConductor", "ReturnMappingError"]
 
 _SQRT32 = np.sqrt(1.5)
 _PLANE = [0, 1, 5]  # Mandel (xx, yy, xy) inside the 3D Mandel vector
+_INDEX = {3: np.array(_PLANE), 6: np.arange(6)}  # positions of a strain of n components in the 3D vector
 _ONE = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])  # identity tensor, 3D Mandel
 _DEV = np.eye(6) - np.outer(_ONE, _ONE) / 3.0  # deviatoric projector, 3D Mandel
 
@@ -173,7 +175,32 @@ class J2Plasticity(Law):
     # --- the material point ----------------------------------------------------------------------
     def response(self, strain, state=None):
         """Stress (..., n), consistent tangent (..., n, n) and the new state for strains (..., n),
-        n = 3 (plane strain) or 6, from ``state`` (None: virgin). The input state is not modified."""
+        n = 3 (plane strain) or 6, from ``state`` (None: virgin). The input state is not modified.
+        Computed by the compiled kernel of :mod:`fe2.materials.compiled` where numba is installed,
+        else by :meth:`reference_response`; the two agree to round-off."""
+        if not compiled.AVAILABLE:
+            return self.reference_response(strain, state)
+        strain = self._strain(strain)
+        n = strain.shape[-1]
+        shape = strain.shape[:-1]
+        eps_p, p = self._state(state, shape)
+        points = int(np.prod(shape))
+        stress, tangent = np.empty((points, n)), np.empty((points, n, n))
+        eps_p_new, p_new = np.empty((points, 6)), np.empty(points)
+        sigma_sat, delta = self.saturation if self.saturation is not None else (self.yield_stress, 0.0)
+        failed = compiled.j2(np.ascontiguousarray(strain.reshape(points, n)), _INDEX[n],
+                             np.ascontiguousarray(eps_p.reshape(points, 6)), np.ascontiguousarray(p.reshape(points)),
+                             self._C3, self.mu, self.bulk, self.yield_stress, self.hardening, sigma_sat, delta,
+                             self.tolerance, self.max_iterations, stress, tangent, eps_p_new, p_new)
+        if failed:
+            plastic = int(np.count_nonzero(p_new != p.reshape(points)))
+            raise ReturnMappingError(f"J2Plasticity: the Voce return mapping did not converge in {self.max_iterations} "
+                                     f"iterations at {failed} of {plastic} plastic points")
+        return (stress.reshape(shape + (n,)), tangent.reshape(shape + (n, n)),
+                {"plastic_strain": eps_p_new.reshape(shape + (6,)), "p": p_new.reshape(shape)})
+
+    def reference_response(self, strain, state=None):
+        """:meth:`response` in numpy, vectorized over the points: the reference of the compiled kernel."""
         strain = self._strain(strain)
         n = strain.shape[-1]
         shape = strain.shape[:-1]
