@@ -60,6 +60,14 @@ def test_steps_and_iterations(run):
     record = json.loads((folder / "run.json").read_text())
     assert [s["iterations"] for s in record["steps"]] == [len(s.residuals) - 1 for s in steps]
     assert record["steps"][-1]["micro iterations"]["points"] == problem.body.mesh.t.shape[1]
+    # every residual evaluation solves every cell: by micro Newton, or as an elastic increment
+    points = problem.body.mesh.t.shape[1] * problem.body.dx.shape[1]
+    for row, step, entry in zip(rows, steps, record["steps"]):
+        assert entry["cell solves"] == step.cell_solves
+        assert step.cutbacks or sum(step.cell_solves.values()) == points * len(step.residuals)
+        assert row[-2] == f"{step.cell_solves['newton']} / {step.cell_solves['elastic']}"
+    assert steps[0].cell_solves["newton"] > 0
+    assert f"{sum(s.cell_solves['elastic'] for s in steps)} elastic increments" in text
 
 
 def test_worst_hill_mandel_is_that_of_the_vtu_files(run):

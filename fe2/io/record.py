@@ -176,6 +176,8 @@ def step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
         "timings": {k: float(v) for k, v in (getattr(step, "timings", None) or {}).items()},
         "micro iterations": ({"max": int(max(iterations)), "mean": float(np.mean(iterations)), "points": len(iterations)}
                              if iterations else None),
+        "cell solves": ({k: int(v) for k, v in step.cell_solves.items()}
+                        if getattr(step, "cell_solves", None) and sum(step.cell_solves.values()) else None),
         "micro points": micro,
         "hill_mandel": None if worst is None else {
             "max": float(hill_mandel[worst]), "element": worst,

@@ -216,19 +216,29 @@ def observed_order(residuals, floor=1e-12):
 
 def _convergence(steps, inputs):
     micro = any(s.get("micro iterations") for s in steps)
+    counted = any(s.get("cell solves") for s in steps)
     lines = ["## Convergence", "",
              "Iterations: macro Newton updates (the residual list minus the initial residual); rate: "
              "r_k / r_(k-1)^2 of the last two iterations, bounded (not growing) when the convergence is quadratic; "
              "order: q = log(r_k/r_(k-1)) / log(r_(k-1)/r_(k-2)) over the last residuals above 1e-12 (2 = quadratic).", "",
              "| step | load | iterations | final residual | rate r_k/r_(k-1)^2 | order | cut-backs | "
-             + ("micro iterations max / mean | " if micro else "") + "seconds |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | " + ("---: | " if micro else "") + "---: |"]
+             + ("micro iterations max / mean | " if micro else "")
+             + ("cell solves by Newton / elastic | " if counted else "") + "seconds |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | " + ("---: | " if micro else "")
+             + ("---: | " if counted else "") + "---: |"]
     for s in steps:
         rates = ", ".join(f"{v:.2g}" for v in _rates(s["residuals"])) or "-"
         mi = s.get("micro iterations")
         micro_cell = (f"{mi['max']} / {mi['mean']:.2f} | " if mi else "- | ") if micro else ""
+        cs = s.get("cell solves")
+        micro_cell += (f"{cs['newton']} / {cs['elastic']} | " if cs else "- | ") if counted else ""
         lines.append(f"| {s['number']} | {s['load']:.4g} | {s['iterations']} | {s['residuals'][-1]:.2e} | {rates} | "
                      f"{_format_order(observed_order(s['residuals']))} | {s['cutbacks']} | {micro_cell}{s['seconds']:.2f} |")
+    if counted:
+        newton, elastic = (sum((s.get("cell solves") or {}).get(k, 0) for s in steps) for k in ("newton", "elastic"))
+        lines += ["", f"Cell solves: {newton + elastic} in all, {newton} by micro Newton and {elastic} elastic increments "
+                      f"({elastic / max(newton + elastic, 1):.0%}), which the elastic predictor equilibrates without an "
+                      "iteration or a factorization."]
     lines.append("")
     return lines
 

@@ -21,7 +21,7 @@ from skfem import Basis, FacetBasis, LinearForm
 
 from ..io import checkpoint as _checkpoint
 from ..cell.body import Body
-from ..cell.linalg import factorize
+from ..cell.assembly import Pattern
 from ..cell.nonlinear import MicroDivergence
 from ..materials.plasticity import ReturnMappingError
 from .boundary import Dirichlet, Traction, dirichlet_dofs
@@ -50,6 +50,7 @@ class Step:
     stress: np.ndarray = dataclasses.field(default=None, repr=False)  # at the quadrature points
     seconds: float = 0.0
     timings: dict = dataclasses.field(default_factory=dict)
+    cell_solves: dict = dataclasses.field(default_factory=dict)   # "newton" and "elastic" cell solves of the step
 
 
 class Problem:
@@ -75,6 +76,7 @@ class Problem:
         self.map = np.full(self.body.ndofs, -1)
         self.map[free] = np.arange(free.sum())
         self.n = int(free.sum())
+        self.pattern = Pattern(self.body.dofs, self.map, self.n)   # the tangent stiffness pattern, analysed once
         self.f_ext = self._external_force()
 
     # --- loads and constraints ------------------------------------------------------------------
@@ -133,11 +135,11 @@ class Problem:
             logger.info("restarting from %s: step %d, load %.4g", checkpoint, number, load)
         done = []
         start = time.perf_counter()
-        step_start, timings = start, _no_time()
+        step_start, timings, solves = start, _no_time(), _no_solves()
         while load < 1 - 1e-12:
             target = min(schedule[np.argmax(schedule > load + 1e-12)], load + increment)
             try:
-                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, timings)
+                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, timings, solves)
             except CURABLE as error:
                 cutbacks += 1
                 if cutbacks > max_cutbacks or increment / 2 < min_increment:
@@ -148,7 +150,7 @@ class Problem:
                 continue
             load, u, states, number = target, u_new, states_new, number + 1    # commit
             done.append(Step(number, load, u.copy(), residuals, cutbacks, stress,
-                             seconds=time.perf_counter() - step_start, timings=timings))
+                             seconds=time.perf_counter() - step_start, timings=timings, cell_solves=solves))
             if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
                 increment *= 2
             cutbacks = 0
@@ -161,12 +163,13 @@ class Problem:
                                    else state) for name, state in states.items()}
                 _checkpoint.save(checkpoint, load=load, u=u, states=portable, increment=increment, number=number,
                                  ndofs=self.body.ndofs)
-            step_start, timings = time.perf_counter(), _no_time()
+            step_start, timings, solves = time.perf_counter(), _no_time(), _no_solves()
         self.states = states
         return done
 
-    def _newton(self, u, states, load, tol, max_iterations, timings=None):
+    def _newton(self, u, states, load, tol, max_iterations, timings=None, counts=None):
         timings = _no_time() if timings is None else timings  # seconds per phase, accumulated over the step
+        counts = _no_solves() if counts is None else counts    # cell solves, accumulated over the step
         u = u.copy()
         u[self._fixed] = load * self._prescribed
         residuals = []
@@ -176,6 +179,11 @@ class Problem:
             clock = time.perf_counter()
             r, stress, tangent, new = self.residual(u, states, load)
             timings["material points"] += time.perf_counter() - clock
+            for name, state in new.items():
+                if hasattr(self.body.materials[name], "solves"):
+                    count, elastic = self.body.materials[name].solves(state)
+                    counts["newton"] += count - elastic
+                    counts["elastic"] += elastic
             solves = f", {cells} cell solves in {time.perf_counter() - clock:.2f} s" if cells else ""
             reactions = np.linalg.norm(r[self._fixed]) if self._fixed.size else 0.0
             scale = max(np.linalg.norm(load * self.f_ext), reactions, 1e-300)
@@ -190,15 +198,20 @@ class Problem:
             if iteration == max_iterations:
                 raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
             clock = time.perf_counter()
-            K = self.body.linearize(tangent).assemble(self.map, self.n)
+            data = self.body.linearize(tangent).stiffness(self.pattern)
             timings["assembly"] += time.perf_counter() - clock
             clock = time.perf_counter()
-            u[self.map >= 0] -= factorize(K).solve(r[self.map >= 0])
+            u[self.map >= 0] -= self.pattern.factorize(data).solve(r[self.map >= 0])
             timings["linear solve"] += time.perf_counter() - clock
 
 
 class _NewtonFailure(RuntimeError):
     pass
+
+
+def _no_solves():
+    """The cell solves of a step before its first iteration: by Newton, and elastic increments."""
+    return {"newton": 0, "elastic": 0}
 
 
 def _no_time():

@@ -28,10 +28,11 @@ from ..parallel import Progress
 
 
 class Histories:
-    """A version of the micro histories of an array of points, kept on the workers."""
+    """A version of the micro histories of an array of points, kept on the workers; ``elastic``: how
+    many of the cell solves that made it were elastic increments (no Newton iteration)."""
 
-    def __init__(self, version, shape):
-        self.version, self.shape = version, tuple(shape)
+    def __init__(self, version, shape, elastic=0):
+        self.version, self.shape, self.elastic = version, tuple(shape), int(elastic)
 
     def __repr__(self):
         return f"Histories(version {self.version}, {self.shape})"
@@ -82,7 +83,7 @@ class MicroWorker:
             self.trial, self.trial_version = self.committed.copy(), new
         stress, tangent, self.trial[indices] = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, strains,
                                                              self.committed[indices], self.offset + int(indices[0]))
-        return stress, tangent
+        return stress, tangent, sum(bool(history["elastic"]) for history in self.trial[indices])
 
     def histories(self, version):
         return self._at(version)
@@ -167,16 +168,27 @@ class RVELaw(Law):
                   for w, chunk in zip(self._workers, self._chunks) if len(chunk)]
         calls = [(w.call("solve", local, points[glob], state.version, version), glob)
                  for row in itertools.zip_longest(*pieces) for w, local, glob in filter(None, row)]
-        failure = None
+        failure, elastic = None, 0
         for future, glob in calls:  # read every answer, even after a failure, so none is left unread
             try:
-                stress[glob], tangent[glob] = future.result()
+                stress[glob], tangent[glob], count = future.result()
+                elastic += count
             except Exception as error:
                 failure = failure or error
             bar.update(len(glob))
         if failure is not None:
             raise failure
-        return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), Histories(version, shape)
+        return (stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]),
+                Histories(version, shape, elastic))
+
+    def solves(self, state):
+        """(cell solves, of which elastic increments) that made the new ``state`` of a response."""
+        if self.linear or state is None:
+            return 0, 0
+        if isinstance(state, Histories):
+            return int(np.prod(state.shape)), state.elastic
+        histories = np.asarray(state, dtype=object).ravel()
+        return histories.size, sum(bool(h is not None and h.get("elastic")) for h in histories)
 
     def histories(self, state):
         """The full micro histories of ``state`` as an object array (gathered from the workers)."""
