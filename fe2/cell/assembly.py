@@ -12,6 +12,7 @@ import functools
 
 import numpy as np
 
+from . import compiled
 from .linalg import SymbolicFactorization
 
 
@@ -44,6 +45,14 @@ class Pattern:
         self._keep = np.flatnonzero(keep)
         self._slot, self._weight = slot.ravel(), weight
         self._all = self._keep.size == nel * len(a) and np.all(weight == 1.0)
+        # the same per element and pair, for the compiled kernel: slot -1 where a pair is dropped
+        self._a, self._b = a.astype(np.intp), b.astype(np.intp)
+        self._slots = np.full(nel * len(a), -1, dtype=np.intp)
+        self._slots[self._keep] = self._slot
+        self._slots = self._slots.reshape(nel, len(a))
+        self._weights = np.zeros(nel * len(a))
+        self._weights[self._keep] = weight
+        self._weights = self._weights.reshape(nel, len(a))
 
     def data(self, element_matrices):
         """The stored values of T^T K T for the element matrices K_e (nel, nloc, nloc)."""
@@ -51,6 +60,17 @@ class Pattern:
         if not self._all:
             values = values[self._keep] * self._weight
         return np.bincount(self._slot, weights=values, minlength=self.nnz)
+
+    def stiffness(self, B, dx, tangent):
+        """The stored values of T^T K T for the tangent (nel, 1 or nqp, n, n), with the strain operator
+        B (nel, nqp, n, nloc) and weights dx (nel, nqp) of the body: the compiled kernel of
+        :mod:`fe2.cell.compiled` where numba is installed, else :meth:`data` of the element matrices."""
+        if compiled.AVAILABLE:
+            return compiled.stiffness_data(B, dx, tangent, self._a, self._b, self._slots, self._weights, self.nnz)
+        Bt = np.ascontiguousarray(np.swapaxes(B, -1, -2))
+        weights = dx.reshape(dx.shape + (1, 1))
+        element = (Bt @ (tangent @ B)) * weights
+        return self.data(element.sum(axis=1))
 
     @functools.cached_property
     def symbolic(self):

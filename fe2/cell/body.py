@@ -45,6 +45,7 @@ class Body:
         self.mesh = mesh
         self.dim = mesh.dim()
         self.phases, self.phase = phase_map(mesh, materials)
+        self.phase_elements = [np.flatnonzero(self.phase == index) for index in range(len(self.phases))]
         self.materials = materials if isinstance(materials, dict) else {self.phases[0]: materials}
         for name, law in self.materials.items():
             check_law(law, name)
@@ -193,7 +194,7 @@ class Body:
         tangent = np.empty(strain.shape + strain.shape[-1:])
         new = {}
         for index, name in enumerate(self.phases):
-            elements = self.phase == index
+            elements = self.phase_elements[index]
             law = self.materials[name]
             if not law.linear:  # a nonlinear law with (possibly) history
                 state = None if states is None else states.get(name)
@@ -203,7 +204,7 @@ class Body:
                     point = getattr(error, "point", None)
                     if point is None:
                         raise
-                    element, q = np.flatnonzero(elements)[point // strain.shape[1]], point % strain.shape[1]
+                    element, q = elements[point // strain.shape[1]], point % strain.shape[1]
                     located = copy.copy(error)  # same type and details (residuals), located message
                     located.args = (f"element {element}, quadrature point {q} (phase {name!r}): {error}",)
                     located.point = (element, q)
@@ -215,16 +216,20 @@ class Body:
 
     def initial_states(self):
         """The virgin history of every phase at its quadrature points (None for laws without history)."""
-        shape = lambda index: (int(np.sum(self.phase == index)), self.dx.shape[1])  # noqa: E731
+        shape = lambda index: (self.phase_elements[index].size, self.dx.shape[1])  # noqa: E731
         return {name: (None if self.materials[name].linear else self.materials[name].initial_state(shape(index)))
                 for index, name in enumerate(self.phases)}
 
-    def scatter(self, values, dof_map, n):
+    def scatter(self, values, dof_map, n, rows=None):
         """Sum element contributions ``values`` (nel, m, nloc) into an (n, m) array through
-        dof_map (fixed DOFs, -1, are dropped)."""
-        rows = np.where(dof_map < 0, n, dof_map)[self.dofs].ravel()
+        dof_map (fixed DOFs, -1, are dropped); ``rows``: :meth:`scatter_rows` of the map, if kept."""
+        rows = self.scatter_rows(dof_map, n) if rows is None else rows
         return np.stack([np.bincount(rows, weights=values[:, m].ravel(), minlength=n + 1)[:n]
                          for m in range(values.shape[1])], axis=1)
+
+    def scatter_rows(self, dof_map, n):
+        """The row of every element DOF in a scatter through dof_map (fixed DOFs: row n, dropped)."""
+        return np.where(dof_map < 0, n, dof_map)[self.dofs].ravel()
 
 
 def phase_map(mesh, materials):

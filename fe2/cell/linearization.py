@@ -52,8 +52,11 @@ class Linearization:
         return pattern.matrix(self.stiffness(pattern))
 
     def stiffness(self, pattern):
-        """The stored values of T^T K T on ``pattern`` (a :class:`fe2.cell.assembly.Pattern`)."""
-        return pattern.data(self.element_matrices)
+        """The stored values of T^T K T on ``pattern`` (a :class:`fe2.cell.assembly.Pattern`): from the
+        element matrices if they were formed, else straight from the tangent (:meth:`Pattern.stiffness`)."""
+        if "element_matrices" in self.__dict__:
+            return pattern.data(self.element_matrices)
+        return pattern.stiffness(self.body.B, self.body.dx, self.tangent)
 
     def stress(self, u):
         """The generalized stress C eps(u) at the quadrature points, (nel, nqp, n)."""

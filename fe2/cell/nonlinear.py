@@ -65,6 +65,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
     dof_map, n = cell.constraint(bc)
     static = isinstance(bc, Subc)
     full = np.arange(cell.ndofs)
+    rows, rows_full = cell.scatter_rows(dof_map, n), cell.scatter_rows(full, cell.ndofs)
     load = cell.scatter(cell.unit_stress_forces(), dof_map, n) if static else None
 
     def evaluate(u, sigma):
@@ -72,8 +73,8 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         eps = cell.strain(u)
         stress, tangent, new_state = cell.respond(eps, state)
         forces = cell.element_forces(stress)                 # once, scattered twice below
-        f_int = cell.scatter(forces, dof_map, n)[:, 0]
-        scale = np.linalg.norm(cell.scatter(forces, full, cell.ndofs)) + 1e-300
+        f_int = cell.scatter(forces, dof_map, n, rows)[:, 0]
+        scale = np.linalg.norm(cell.scatter(forces, full, cell.ndofs, rows_full)) + 1e-300
         if static:
             r1, r2 = f_int - load @ sigma, cell.average(eps) - strain
             # the strain residual against the macro strain or, unloaded, the strain in the field

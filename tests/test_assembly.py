@@ -1,0 +1,82 @@
+"""Assembly into a pattern computed once: the same matrix as summing the element matrices, from the
+compiled kernel and from numpy, on triangles, quads, tets, P1 and P2, per-element and
+per-quadrature-point tangents, and a periodic wrap inside one element layer."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import skfem
+
+import fe2
+from fe2.cell.assembly import Pattern
+
+
+def reference(body, tangent, dof_map, n):
+    """T^T K T summed element by element with scipy (duplicates added), K_e = sum_q w B^T C B."""
+    K = np.einsum("eqia,eqij,eqjb,eq->eab", body.B, np.broadcast_to(tangent, body.dx.shape + tangent.shape[2:]),
+                  body.B, body.dx)
+    rows = np.asarray(dof_map)[body.dofs]
+    I = np.repeat(rows[:, :, None], rows.shape[1], axis=2)
+    J = np.repeat(rows[:, None, :], rows.shape[1], axis=1)
+    keep = (I >= 0) & (J >= 0)
+    return sp.csr_matrix((K[keep], (I[keep], J[keep])), shape=(n, n)).toarray()
+
+
+def random_tangents(body, per_point, seed=0):
+    """Symmetric positive definite tangents (nel, 1 or nqp, n, n), different everywhere."""
+    rng = np.random.default_rng(seed)
+    n = body.physics.size
+    shape = (body.dx.shape[0], body.dx.shape[1] if per_point else 1, n, n)
+    A = rng.normal(size=shape)
+    return A @ np.swapaxes(A, -1, -2) + n * np.eye(n)
+
+
+CELLS = {
+    "tri P1": lambda: fe2.geometry.inclusion(0.3, h=0.2),
+    "tri P2": lambda: fe2.geometry.inclusion(0.3, h=0.25),
+    "quad": lambda: fe2.geometry.voxel.voxel_mesh(np.eye(4, dtype=int), names={0: "matrix", 1: "inclusion"}),
+    "tet": lambda: fe2.geometry.voxel.voxel_mesh(np.eye(3, dtype=int)[:, :, None].repeat(3, axis=2),
+                                                 names={0: "matrix", 1: "inclusion"}, kind="tet"),
+}
+
+
+@pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("per_point", [False, True], ids=["per element", "per point"])
+@pytest.mark.parametrize("bc", ["periodic", "kubc"])
+def test_pattern_assembly_equals_the_sum_of_element_matrices(name, per_point, bc):
+    order = 2 if name.endswith("P2") else 1
+    law = fe2.Isotropic(E=1.0, nu=0.3)
+    cell = fe2.Cell(CELLS[name](), {"matrix": law, "inclusion": law}, order=order)
+    dof_map, n = cell.constraint(bc)
+    tangent = random_tangents(cell, per_point)
+    expected = reference(cell, tangent, dof_map, n)
+    pattern = cell.pattern(bc)
+    linearization = cell.linearize(tangent)
+    from_tangent = pattern.matrix(linearization.stiffness(pattern)).toarray()          # compiled kernel (or numpy)
+    from_elements = pattern.matrix(pattern.data(linearization.element_matrices)).toarray()   # numpy reference
+    scale = np.abs(expected).max()
+    for upper in (from_tangent, from_elements):
+        np.testing.assert_allclose(upper + np.triu(upper, 1).T, expected, rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(linearization.assemble(dof_map, n).toarray(), from_elements, rtol=0, atol=1e-13 * scale)
+
+
+def test_periodic_wrap_inside_one_element_layer_doubles_the_diagonal_pair():
+    """A cell one element thick: the pair (a, b) of an element whose DOFs are periodic images lands on
+    one diagonal entry twice (once for (a, b), once for (b, a))."""
+    mesh = fe2.geometry.voxel.voxel_mesh((np.arange(6) < 3)[:, None].astype(int), spacing=(1 / 6, 1.0),
+                                         names={0: "b", 1: "a"}, kind="tri")
+    cell = fe2.Cell(mesh, {"a": fe2.Isotropic(E=1.0, nu=0.3), "b": fe2.Isotropic(E=10.0, nu=0.2)})
+    dof_map, n = cell.constraint("periodic")
+    tangent = random_tangents(cell, per_point=False, seed=3)
+    expected = reference(cell, tangent, dof_map, n)
+    pattern = cell.pattern("periodic")
+    upper = pattern.matrix(cell.linearize(tangent).stiffness(pattern)).toarray()
+    np.testing.assert_allclose(upper + np.triu(upper, 1).T, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
+def test_a_free_dof_that_no_element_couples_is_refused():
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 1, 3), np.linspace(0, 1, 3))
+    body = fe2.cell.body.Body(mesh, fe2.Isotropic(E=1.0, nu=0.3))
+    dof_map = np.arange(body.ndofs)
+    with pytest.raises(ValueError, match="reduced DOF 18 belongs to no element"):
+        Pattern(body.dofs, dof_map, body.ndofs + 1)
