@@ -80,3 +80,13 @@ def test_a_free_dof_that_no_element_couples_is_refused():
     dof_map = np.arange(body.ndofs)
     with pytest.raises(ValueError, match="reduced DOF 18 belongs to no element"):
         Pattern(body.dofs, dof_map, body.ndofs + 1)
+
+
+def test_numpy_path_without_numba_gives_the_same_stiffness(monkeypatch):
+    cell = fe2.Cell(CELLS["tri P1"](), {"matrix": fe2.Isotropic(E=1.0, nu=0.3), "inclusion": fe2.Isotropic(E=5.0, nu=0.2)})
+    tangent = random_tangents(cell, per_point=False, seed=1)
+    pattern = cell.pattern("periodic")
+    compiled = pattern.stiffness(cell.B, cell.dx, tangent)
+    monkeypatch.setattr(fe2.cell.compiled, "AVAILABLE", False)
+    numpy = pattern.stiffness(cell.B, cell.dx, tangent)
+    np.testing.assert_allclose(numpy, compiled, rtol=0, atol=1e-13 * np.abs(compiled).max())

@@ -30,10 +30,8 @@ class Pattern:
         a, b = np.triu_indices(nloc)
         rows = np.asarray(dof_map)[dofs]                         # reduced index of every element DOF, -1 fixed
         I, J = rows[:, a], rows[:, b]
-        keep = ((I >= 0) & (J >= 0)).ravel()
-        weight = np.where((a != b) & (I == J), 2.0, 1.0).ravel()[keep]
-        lo, hi = np.minimum(I, J).ravel()[keep], np.maximum(I, J).ravel()[keep]
-        keys, slot = np.unique(lo.astype(np.int64) * n + hi, return_inverse=True)
+        keep = (I >= 0) & (J >= 0)
+        keys, slot = np.unique((np.minimum(I, J).astype(np.int64) * n + np.maximum(I, J))[keep], return_inverse=True)
         self.n, self.nnz = int(n), keys.size
         self.indices = (keys % n).astype(np.int32)
         self.indptr = np.searchsorted(keys // n, np.arange(n + 1)).astype(np.int32)
@@ -41,25 +39,21 @@ class Pattern:
             empty = int(np.argmax(np.diff(self.indptr) == 0))
             raise ValueError(f"reduced DOF {empty} belongs to no element: the DOF map leaves it free but no element "
                              "couples it (the matrix would be singular)")
-        self._pairs = (a * nloc + b).astype(np.intp)             # flat index of each upper pair in K_e
-        self._keep = np.flatnonzero(keep)
-        self._slot, self._weight = slot.ravel(), weight
-        self._all = self._keep.size == nel * len(a) and np.all(weight == 1.0)
-        # the same per element and pair, for the compiled kernel: slot -1 where a pair is dropped
+        # per element and pair: the stored entry it adds to (nnz: dropped, a spare bin) and how often
+        # (1; 2 for a periodic wrap onto the diagonal; 0 dropped), compact for large cells
         self._a, self._b = a.astype(np.intp), b.astype(np.intp)
-        self._slots = np.full(nel * len(a), -1, dtype=np.intp)
-        self._slots[self._keep] = self._slot
-        self._slots = self._slots.reshape(nel, len(a))
-        self._weights = np.zeros(nel * len(a))
-        self._weights[self._keep] = weight
-        self._weights = self._weights.reshape(nel, len(a))
+        self._pairs = a * nloc + b                               # flat index of each upper pair in K_e
+        self._slots = np.full((nel, len(a)), self.nnz, dtype=np.int32 if self.nnz < 2**31 - 1 else np.int64)
+        self._slots[keep] = slot.ravel()
+        self._weights = np.where(keep, np.where((a != b) & (I == J), 2, 1), 0).astype(np.int8)
+        self._plain = bool(keep.all() and not np.any(self._weights == 2))
 
     def data(self, element_matrices):
         """The stored values of T^T K T for the element matrices K_e (nel, nloc, nloc)."""
-        values = element_matrices.reshape(len(element_matrices), -1)[:, self._pairs].ravel()
-        if not self._all:
-            values = values[self._keep] * self._weight
-        return np.bincount(self._slot, weights=values, minlength=self.nnz)
+        values = element_matrices.reshape(len(element_matrices), -1)[:, self._pairs]
+        if not self._plain:
+            values = values * self._weights
+        return np.bincount(self._slots.ravel(), weights=values.ravel(), minlength=self.nnz + 1)[:self.nnz]
 
     def stiffness(self, B, dx, tangent):
         """The stored values of T^T K T for the tangent (nel, 1 or nqp, n, n), with the strain operator

@@ -3,7 +3,8 @@
 :func:`stiffness_data` computes what :meth:`fe2.cell.assembly.Pattern.data` computes from the element
 matrices of a :class:`fe2.cell.linearization.Linearization` (the numpy reference, kept for the tests:
 both agree to round-off), without forming the element matrices: for every element e, quadrature
-point q and upper pair (a <= b) of local DOFs stored at ``slot[e, p]`` of the pattern,
+point q and upper pair (a <= b) of local DOFs stored at ``slot[e, p]`` of the pattern (``nnz``: the
+pair touches a fixed DOF and is dropped),
 
     data[slot[e, p]] += weight[e, p] * w_q sum_ij B_ia C_ij B_jb.
 
@@ -17,7 +18,7 @@ from ..materials.compiled import AVAILABLE, numba
 
 def _stiffness_data(B, dx, tangent, a, b, slot, weight, nnz):
     """B (nel, nqp, n, nloc), dx (nel, nqp), tangent (nel, 1 or nqp, n, n), the pairs a[p] <= b[p],
-    slot (nel, npairs) (-1: dropped) and weight (nel, npairs) -> data (nnz,)."""
+    slot (nel, npairs) (nnz: dropped) and weight (nel, npairs) -> data (nnz,)."""
     data = np.zeros(nnz)
     nel, nqp, n, nloc = B.shape
     CB = np.empty((n, nloc))
@@ -33,7 +34,7 @@ def _stiffness_data(B, dx, tangent, a, b, slot, weight, nnz):
                     CB[i, k] = w * value
             for p in range(a.size):
                 s = slot[e, p]
-                if s < 0:
+                if s >= nnz:
                     continue
                 value = 0.0
                 for i in range(n):
