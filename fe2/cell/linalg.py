@@ -7,14 +7,17 @@ SuperLU is the fallback where MKL is not available.
 
 Two ways in:
 * :class:`Factorization` of one matrix: ordering, symbolic analysis and numeric factorization.
-  Below SMALL unknowns SciPy's SuperLU is used for it: Pardiso's analysis costs more there.
+  Below SMALL unknowns SciPy's SuperLU is used for it (the two are within 0.2 ms there; Pardiso is
+  2-5x faster from a few hundred unknowns up: docs/solvers.md).
 * :class:`SymbolicFactorization` of a sparsity pattern, made once: the ordering and symbolic
   analysis that every matrix of that pattern (every Newton iteration of every cell on one mesh and
-  condition) reuses, so that each pays only the numeric factorization. Small matrices are factorized
-  on one MKL thread (a 2k-DOF cell: 1 ms on one thread, several on two).
+  condition) reuses, so that each pays only the numeric factorization (a 2k-DOF cell: analysis
+  4.6 ms, numeric 1.2 ms). Matrices below ONE_THREAD unknowns are factorized on one MKL thread: a
+  second thread gains up to 2x on an idle machine but loses up to 1.7x when the other core is busy,
+  as it is in FE² runs with a worker per core (docs/solvers.md).
 """
 
-SMALL = 5000
+SMALL = 100
 ONE_THREAD = 20000   # Pardiso runs on one MKL thread below this many unknowns
 
 import contextlib
