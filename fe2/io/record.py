@@ -87,8 +87,9 @@ def inputs(problem):
 
 
 def backend(n):
-    """The sparse direct solver :mod:`fe2.cell.linalg` picks for n unknowns."""
-    return "pardiso" if linalg.pypardiso is not None and n >= linalg.SMALL else "superlu"
+    """The sparse direct solver of the repeated factorizations of a matrix of n unknowns (macro tangents
+    and cell Newton iterations: :class:`fe2.cell.linalg.SymbolicFactorization`)."""
+    return "pardiso (analysis reused)" if linalg.pypardiso is not None else "superlu"
 
 
 def mesh_size(mesh):
