@@ -13,7 +13,10 @@ and out/checkpoint.pkl lets a killed run continue (--restart). out/run.json reco
 out/report.md (fe2.io.report) gathers its inputs, Newton and Hill-Mandel figures, convergence table and
 wall-time split.
 
-    python cases/plate_with_hole.py [--out DIR] [--steps 5] [--strain 0.006] [--h 0.15] [--cell-h 0.15] [--restart]
+    python cases/plate_with_hole.py [--out DIR] [--steps 5] [--strain 0.004] [--h 0.12] [--cell-h 0.035] [--restart]
+
+With the defaults every macro point is a cell of 2096 DOFs (1978 triangles): about a minute on 2 cores,
+about 40 % of the cell solves being elastic increments that need no Newton iteration.
 """
 
 import argparse
@@ -37,7 +40,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--strain", type=float, default=0.004, help="nominal strain: right-edge displacement / width")
     parser.add_argument("--h", type=float, default=0.12, help="macro mesh size (plate width 1)")
-    parser.add_argument("--cell-h", type=float, default=0.15, help="micro mesh size (cell side 1)")
+    parser.add_argument("--cell-h", type=float, default=0.035, help="micro mesh size (cell side 1; 0.035: 2096 DOFs)")
     parser.add_argument("--restart", action="store_true", help="continue from out/checkpoint.pkl")
     parser.add_argument("--executor", default="processes", help="serial, processes, dask, or a Dask scheduler address")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
