@@ -3,18 +3,20 @@
 import logging
 
 from . import cell, geometry, io, logs, macro, materials, msfem, notation, parallel, rve_size
-from .cell import (Cell, Comparison, Condition, Homogenization, Kubc, Lattice, Linearization, Periodic, PeriodicityError, Subc, analytic, bind,
-                   bounds, compare, hill_mandel, homogenize, nonlinear, response, tangent)
+from .cell import (Cell, Comparison, Condition, Homogenization, Kubc, Lattice, Linearization, Periodic,
+                   PeriodicityError, Subc, analytic, bind, bounds, compare, hill_mandel, homogenize, nonlinear,
+                   response, tangent)
 from .geometry import voxel
 from .io import checkpoint
 from .macro import RVELaw, dns
 from .materials import Anisotropic, Conductor, Isotropic, J2Plasticity, Law, NonlinearConductor
 
 __all__ = [
-    "Anisotropic", "Cell", "Comparison", "Condition", "Conductor", "Linearization", "Homogenization", "Isotropic", "J2Plasticity", "Kubc", "Lattice",
-    "Law", "NonlinearConductor", "Periodic", "PeriodicityError", "RVELaw", "Subc", "analytic", "bind", "bounds", "cell",
-    "checkpoint", "compare", "dns", "geometry", "hill_mandel", "homogenize", "io", "logs", "macro", "materials", "msfem",
-    "nonlinear", "notation", "parallel", "response", "rve_size", "tangent", "voxel",
+    "Anisotropic", "Cell", "Comparison", "Condition", "Conductor", "Homogenization", "Isotropic", "J2Plasticity",
+    "Kubc", "Lattice", "Law", "Linearization", "NonlinearConductor", "Periodic", "PeriodicityError", "RVELaw", "Subc",
+    "analytic", "bind", "bounds", "cell", "checkpoint", "compare", "dns", "geometry", "hill_mandel", "homogenize",
+    "io", "logs", "macro", "materials", "msfem", "nonlinear", "notation", "parallel", "response", "rve_size",
+    "tangent", "voxel",
 ]
 __version__ = "0.1.0"
 

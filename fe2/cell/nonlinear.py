@@ -57,8 +57,9 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
     """Equilibrate ``cell`` for the macro strain ``strain`` under ``bc`` from the history ``state``
     (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Newton with a
     backtracking line search on the residual norm (the discrete problem, and so the consistent
-    tangent, are unchanged by it), from the elastic predictor under kinematic conditions. Raises MicroDivergence after ``max_iterations`` or on a non-finite
-    residual. Convergence: the residual norm below tol times the norm of the internal forces."""
+    tangent, are unchanged by it), from the elastic predictor under kinematic conditions. Raises
+    MicroDivergence after ``max_iterations`` or on a non-finite residual. Convergence: the residual
+    norm below tol times the norm of the internal forces."""
     bc = condition(bc)
     strain = cell.check_strain(strain)
     state = cell.initial_states() if state is None else state
