@@ -57,14 +57,9 @@ class Pattern:
 
     def stiffness(self, B, dx, tangent):
         """The stored values of T^T K T for the tangent (nel, 1 or nqp, n, n), with the strain operator
-        B (nel, nqp, n, nloc) and weights dx (nel, nqp) of the body: the compiled kernel of
-        :mod:`fe2.cell.compiled` where numba is installed, else :meth:`data` of the element matrices."""
-        if compiled.AVAILABLE:
-            return compiled.stiffness_data(B, dx, tangent, self._a, self._b, self._slots, self._weights, self.nnz)
-        Bt = np.ascontiguousarray(np.swapaxes(B, -1, -2))
-        weights = dx.reshape(dx.shape + (1, 1))
-        element = (Bt @ (tangent @ B)) * weights
-        return self.data(element.sum(axis=1))
+        B (nel, nqp, n, nloc) and weights dx (nel, nqp) of the body, by the compiled kernel of
+        :mod:`fe2.cell.compiled` (needs numba; :meth:`data` of the element matrices is the same)."""
+        return compiled.stiffness_data(B, dx, tangent, self._a, self._b, self._slots, self._weights, self.nnz)
 
     @functools.cached_property
     def symbolic(self):

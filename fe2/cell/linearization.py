@@ -13,6 +13,7 @@ import functools
 
 import numpy as np
 
+from . import compiled
 from .assembly import Pattern
 from .conditions import condition
 
@@ -52,11 +53,12 @@ class Linearization:
         return pattern.matrix(self.stiffness(pattern))
 
     def stiffness(self, pattern):
-        """The stored values of T^T K T on ``pattern`` (a :class:`fe2.cell.assembly.Pattern`): from the
-        element matrices if they were formed, else straight from the tangent (:meth:`Pattern.stiffness`)."""
-        if "element_matrices" in self.__dict__:
-            return pattern.data(self.element_matrices)
-        return pattern.stiffness(self.body.B, self.body.dx, self.tangent)
+        """The stored values of T^T K T on ``pattern`` (a :class:`fe2.cell.assembly.Pattern`): straight
+        from the tangent by the compiled kernel (:meth:`Pattern.stiffness`), or from the element
+        matrices where they were formed or numba is missing."""
+        if compiled.AVAILABLE and "element_matrices" not in self.__dict__:
+            return pattern.stiffness(self.body.B, self.body.dx, self.tangent)
+        return pattern.data(self.element_matrices)
 
     def stress(self, u):
         """The generalized stress C eps(u) at the quadrature points, (nel, nqp, n)."""
