@@ -81,14 +81,14 @@ def inputs(problem):
                       for bc in problem.dirichlet],
         "neumann": [{"boundary": bc.boundary, "value": _value(bc.value)} for bc in problem.neumann],
         "body_force": None if problem.body_force is None else _value(problem.body_force),
-        "solver": {"linear solver": backend(problem.n), **_settings(problem)},
+        "solver": {"linear solver": backend(), **_settings(problem)},
         "executor": executors[0] if len(executors) == 1 else executors,
     }
 
 
-def backend(n):
-    """The sparse direct solver of the repeated factorizations of a matrix of n unknowns (macro tangents
-    and cell Newton iterations: :class:`fe2.cell.linalg.SymbolicFactorization`)."""
+def backend():
+    """The sparse direct solver of the repeated factorizations (macro tangents and cell Newton
+    iterations: :class:`fe2.cell.linalg.SymbolicFactorization`)."""
     return "pardiso (analysis reused)" if linalg.pypardiso is not None else "superlu"
 
 
@@ -113,7 +113,7 @@ def describe_law(law):
             "executor": repr(law.executor) if law.executor is not None else "serial",
             "cell": {"cell type": type(cell.mesh).__name__, "elements": int(cell.mesh.t.shape[1]),
                      "dofs": int(cell.ndofs), "order": int(cell.order), "dim": int(cell.dim),
-                     "size": mesh_size(cell.mesh), "linear solver": backend(cell.ndofs),
+                     "size": mesh_size(cell.mesh), "linear solver": backend(),
                      "fractions": {k: float(v) for k, v in cell.fractions.items()},
                      "phases": {name: describe_law(cell.materials[name]) for name in cell.phases}},
         })
