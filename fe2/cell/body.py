@@ -99,7 +99,7 @@ class Body:
         n = self.physics.size
         tangent = np.empty(self.dx.shape + (n, n))
         for index, law in enumerate(laws):
-            elements = np.flatnonzero(self.phase == index)
+            elements = self.phase_elements[index]
             try:
                 tangent[elements] = law.tensor_at(self.dim, x[:, elements])
             except ValueError as error:

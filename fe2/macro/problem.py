@@ -173,7 +173,7 @@ class Problem:
         u = u.copy()
         u[self._fixed] = load * self._prescribed
         residuals = []
-        cells = sum(int(np.sum(self.body.phase == k)) * self.body.dx.shape[1]
+        cells = sum(self.body.phase_elements[k].size * self.body.dx.shape[1]
                     for k, name in enumerate(self.body.phases) if hasattr(self.body.materials[name], "histories"))
         for iteration in range(max_iterations + 1):
             clock = time.perf_counter()

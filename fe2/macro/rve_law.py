@@ -208,7 +208,7 @@ class RVELaw(Law):
         for index, name in enumerate(self.cell.phases):
             micro = history["micro"].get(name)
             if isinstance(micro, dict) and "p" in micro:
-                total += np.sum(self.cell.dx[self.cell.phase == index] * micro["p"])
+                total += np.sum(self.cell.dx[self.cell.phase_elements[index]] * micro["p"])
         return total / self.cell.volume
 
     def summaries(self, state):
