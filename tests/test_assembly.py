@@ -1,4 +1,4 @@
-"""Assembly into a pattern computed once: the same matrix as summing the element matrices, from the
+"""Assembly into a pattern computed once and the compiled element kernels: the same matrix as summing the element matrices, from the
 compiled kernel and from numpy, on triangles, quads, tets, P1 and P2, per-element and
 per-quadrature-point tangents, and a periodic wrap inside one element layer."""
 
@@ -90,3 +90,58 @@ def test_numpy_path_without_numba_gives_the_same_stiffness(monkeypatch):
     monkeypatch.setattr(fe2.cell.compiled, "AVAILABLE", False)
     numpy = cell.linearize(tangent).stiffness(pattern)
     np.testing.assert_allclose(numpy, compiled, rtol=0, atol=1e-13 * np.abs(compiled).max())
+
+
+@pytest.mark.parametrize("name", ["tri P1", "tri P2", "tet"])
+def test_stiffness_from_the_virgin_values_plus_the_changed_elements(name):
+    """The compiled kernel starts from the virgin values and adds the elements whose tangent changed:
+    the same matrix as the sum of element matrices, whether none, some or all elements changed."""
+    order = 2 if name.endswith("P2") else 1
+    cell = fe2.Cell(CELLS[name](), {"matrix": fe2.Isotropic(E=1.0, nu=0.3), "inclusion": fe2.Isotropic(E=7.0, nu=0.2)},
+                    order=order)
+    dof_map, n = cell.constraint("periodic")
+    pattern = cell.pattern("periodic")
+    rng = np.random.default_rng(4)
+    for fraction in (0.0, 0.1, 1.0):
+        tangent = np.array(np.broadcast_to(cell.elastic_tangent, cell.dx.shape[:1] + cell.elastic_tangent.shape[1:]))
+        changed = rng.random(tangent.shape[0]) < fraction
+        tangent[changed] = random_tangents(cell, per_point=False, seed=5)[changed]
+        expected = reference(cell, tangent, dof_map, n)
+        upper = pattern.matrix(cell.linearize(tangent).stiffness(pattern)).toarray()
+        np.testing.assert_allclose(upper + np.triu(upper, 1).T, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_compiled_strain_and_nodal_forces_equal_numpy(name, monkeypatch):
+    order = 2 if name.endswith("P2") else 1
+    law = fe2.Isotropic(E=1.0, nu=0.3)
+    cell = fe2.Cell(CELLS[name](), {"matrix": law, "inclusion": law}, order=order)
+    rng = np.random.default_rng(6)
+    u = rng.normal(size=cell.ndofs)
+    stress = rng.normal(size=cell.dx.shape + (cell.physics.size,))
+    compiled = cell.strain(u), cell.nodal_forces(stress)
+    monkeypatch.setattr(fe2.cell.compiled, "AVAILABLE", False)
+    numpy = cell.strain(u), cell.nodal_forces(stress)
+    # the numpy forces, element by element: f = sum_e sum_q w B^T sigma
+    by_element = np.zeros(cell.ndofs)
+    np.add.at(by_element, cell.dofs, np.einsum("eqka,eqk,eq->ea", cell.B, stress, cell.dx))
+    for got, want in zip(compiled + (numpy[1],), numpy + (by_element,)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
+
+
+def test_phases_whose_elements_are_not_consecutive_respond_like_their_laws():
+    """Interleaved phases (a checkerboard of voxels) are gathered by index, consecutive ones by slice:
+    both give each element its own phase's stress and tangent."""
+    labels = np.indices((4, 4)).sum(axis=0) % 2
+    mesh = fe2.geometry.voxel.voxel_mesh(labels, names={0: "soft", 1: "stiff"})
+    laws = {"soft": fe2.J2Plasticity(E=1.0, nu=0.3, yield_stress=1e-3, hardening=0.1), "stiff": fe2.Isotropic(E=9.0, nu=0.2)}
+    cell = fe2.Cell(mesh, laws)
+    assert not isinstance(cell._phase_index[0], slice)
+    strain = np.random.default_rng(7).normal(scale=0.01, size=cell.dx.shape + (3,))
+    stress, tangent, _ = cell.respond(strain, cell.initial_states())
+    for index, name in enumerate(cell.phases):
+        elements = cell.phase_elements[index]
+        s, C = laws[name].response(strain[elements], None)[:2] if name == "soft" else \
+            ((laws[name].tensor(2) @ strain[elements][..., None])[..., 0], np.broadcast_to(laws[name].tensor(2), tangent[elements].shape))
+        np.testing.assert_array_equal(stress[elements], s)
+        np.testing.assert_array_equal(tangent[elements], C)

@@ -55,11 +55,14 @@ class Pattern:
             values = values * self._weights
         return np.bincount(self._slots.ravel(), weights=values.ravel(), minlength=self.nnz + 1)[:self.nnz]
 
-    def stiffness(self, B, dx, tangent):
+    def stiffness(self, B, dx, tangent, base=None, base_data=None):
         """The stored values of T^T K T for the tangent (nel, 1 or nqp, n, n), with the strain operator
         B (nel, nqp, n, nloc) and weights dx (nel, nqp) of the body, by the compiled kernel of
-        :mod:`fe2.cell.compiled` (needs numba; :meth:`data` of the element matrices is the same)."""
-        return compiled.stiffness_data(B, dx, tangent, self._a, self._b, self._slots, self._weights, self.nnz)
+        :mod:`fe2.cell.compiled` (needs numba; :meth:`data` of the element matrices is the same).
+        ``base_data``: the values for the tangent ``base``; then only the elements whose tangent
+        differs from ``base`` are computed."""
+        return compiled.stiffness_data(B, dx, tangent, self._a, self._b, self._slots, self._weights, self.nnz,
+                                       base, base_data)
 
     @functools.cached_property
     def symbolic(self):

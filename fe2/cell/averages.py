@@ -27,6 +27,12 @@ def averages(linearization, fields, stress=None):
     cell = linearization.body
     eps = cell.B @ fields[cell.dofs][:, None]                         # (nel, nqp, n, m)
     sig = linearization.tangent @ eps if stress is None else stress
+    return field_averages(cell, eps, sig)
+
+
+def field_averages(cell, eps, sig):
+    """<eps>, <sigma> (m, n) and the Hill-Mandel residuals (m,) of m strain and stress fields at the
+    quadrature points of ``cell``, (nel, nqp, n, m) each."""
     mean_eps, mean_sig = cell.average(eps).T, cell.average(sig).T
     micro = cell.average(np.einsum("eqkm,eqkm->eqm", sig, eps))
     macro = np.einsum("mk,mk->m", mean_sig, mean_eps)

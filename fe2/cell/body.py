@@ -17,6 +17,7 @@ import numpy as np
 from skfem import Basis
 
 from ..materials.law import check_law
+from . import compiled
 from ..notation import to_mandel
 from .linearization import Linearization
 from .physics import Conduction, Elasticity, lagrange
@@ -46,6 +47,8 @@ class Body:
         self.dim = mesh.dim()
         self.phases, self.phase = phase_map(mesh, materials)
         self.phase_elements = [np.flatnonzero(self.phase == index) for index in range(len(self.phases))]
+        # where a phase's elements are consecutive (as gmsh numbers them), a slice: views, not copies
+        self._phase_index = [slice(e[0], e[-1] + 1) if e[-1] - e[0] + 1 == e.size else e for e in self.phase_elements]
         self.materials = materials if isinstance(materials, dict) else {self.phases[0]: materials}
         for name, law in self.materials.items():
             check_law(law, name)
@@ -151,7 +154,11 @@ class Body:
         return dict(zip(self.phases, volume / self.volume))
 
     def strain(self, u):
-        """Generalized strain at the quadrature points, (nel, nqp, n), of the DOF vector u."""
+        """Generalized strain at the quadrature points, (nel, nqp, n), of the DOF vector u
+        (by the compiled kernel of :mod:`fe2.cell.compiled` where numba is installed)."""
+        u = np.asarray(u, dtype=float)
+        if compiled.AVAILABLE and u.ndim == 1:
+            return compiled.strain(self.B, u, self.dofs)
         return (self.B @ u[self.dofs][:, None, :, None])[..., 0]
 
     def average(self, field):
@@ -182,9 +189,21 @@ class Body:
         """The element nodal forces sum_q w_q B_q^T sigma_q of a stress field (nel, nqp, n): (nel, 1, nloc)."""
         return np.einsum("eqka,eqk->ea", self.B, stress * self.dx[:, :, None])[:, None, :]
 
+    def nodal_forces(self, stress):
+        """f_int = sum_e sum_q w_q B_q^T sigma_q: the nodal forces of a stress field (nel, nqp, n),
+        (ndofs,) (by the compiled kernel where numba is installed)."""
+        if compiled.AVAILABLE:
+            return compiled.nodal_forces(self.B, self.dx, stress, self.dofs, self.ndofs)
+        return np.bincount(self.dofs.ravel(), weights=self.element_forces(stress).ravel(), minlength=self.ndofs)
+
     def internal_force(self, stress, dof_map, n):
         """T^T f_int: the nodal forces of a stress field (nel, nqp, n), restricted through dof_map."""
-        return self.scatter(self.element_forces(stress), dof_map, n)[:, 0]
+        return self.restrict(self.nodal_forces(stress), dof_map, n)
+
+    @staticmethod
+    def restrict(f, dof_map, n):
+        """T^T f: a full nodal vector (ndofs,) summed onto the reduced DOFs of dof_map (fixed: dropped)."""
+        return np.bincount(np.where(dof_map < 0, n, dof_map), weights=f, minlength=n + 1)[:n]
 
     def respond(self, strain, states=None):
         """The phase laws at the quadrature points: (stress, tangent, new states) for a strain field
@@ -194,7 +213,7 @@ class Body:
         tangent = np.empty(strain.shape + strain.shape[-1:])
         new = {}
         for index, name in enumerate(self.phases):
-            elements = self.phase_elements[index]
+            elements = self._phase_index[index]
             law = self.materials[name]
             if not law.linear:  # a nonlinear law with (possibly) history
                 state = None if states is None else states.get(name)
@@ -204,14 +223,15 @@ class Body:
                     point = getattr(error, "point", None)
                     if point is None:
                         raise
-                    element, q = elements[point // strain.shape[1]], point % strain.shape[1]
+                    element, q = self.phase_elements[index][point // strain.shape[1]], point % strain.shape[1]
                     located = copy.copy(error)  # same type and details (residuals), located message
                     located.args = (f"element {element}, quadrature point {q} (phase {name!r}): {error}",)
                     located.point = (element, q)
                     raise located from None
             else:  # linear, possibly a coefficient field: its tangent at the quadrature points
-                C = np.broadcast_to(self.elastic_tangent[elements], tangent[elements].shape)
-                stress[elements], tangent[elements], new[name] = (C @ strain[elements][..., None])[..., 0], C, None
+                C = self.elastic_tangent[elements]
+                tangent[elements] = C
+                stress[elements], new[name] = (C @ strain[elements][..., None])[..., 0], None
         return stress, tangent, new
 
     def initial_states(self):

@@ -81,7 +81,12 @@ class KinematicProblem(CellProblem):
     def coupling(self):
         """T^T K D, (n_reduced, n)."""
         with timed(self.timings, "assembly"):
-            return self.cell.scatter(self.linearization.unit_strain_forces(), self.map, self.n)
+            # column k: the internal forces of the stress C e_k (B D e_k = e_k: the affine fields lie in
+            # the Lagrange space), restricted to the fluctuations
+            C = self.linearization.tangent
+            C = np.broadcast_to(C, self.cell.dx.shape + C.shape[2:])
+            return np.stack([self.cell.internal_force(np.ascontiguousarray(C[..., k]), self.map, self.n)
+                             for k in range(C.shape[-1])], axis=1)
 
     @functools.cached_property
     def unit(self):

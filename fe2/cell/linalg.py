@@ -21,6 +21,7 @@ SMALL = 100
 ONE_THREAD = 20000   # Pardiso runs on one MKL thread below this many unknowns
 
 import contextlib
+import ctypes
 import glob
 import threading
 import os
@@ -65,25 +66,63 @@ def _threads(solver, n):
         solver.libmkl.MKL_Set_Num_Threads_Local(previous)
 
 
-def _run(solver, phase, A, b):
-    """One Pardiso phase (11 analysis, 22 numeric factorization, 33 solve) on the CSR upper triangle A."""
-    solver.set_phase(phase)
-    try:
-        with _threads(solver, A.shape[0]):
-            return solver._call_pardiso(A, b)   # pypardiso's documented way to run a single phase
-    except pypardiso.pardiso_wrapper.PyPardisoError as error:
-        if error.value == -4:
-            raise np.linalg.LinAlgError(
-                "the cell stiffness is not positive definite (zero pivot in the Cholesky factorization): "
-                "a phase with no stiffness, or rigid modes the boundary condition does not fix") from None
-        raise
+class Upper:
+    """The upper triangle of a symmetric matrix in Pardiso's form: 1-based CSR, int32 indices.
+    ``ia``/``ja`` are shared by every matrix of one pattern; ``data`` is the matrix's own."""
+
+    __slots__ = ("n", "data", "ia", "ja")
+
+    def __init__(self, n, data, ia, ja):
+        self.n, self.data, self.ia, self.ja = n, data, ia, ja
+
+    @classmethod
+    def of(cls, upper):
+        """From a sorted SciPy CSR upper triangle."""
+        return cls(upper.shape[0], np.ascontiguousarray(upper.data, dtype=float), *one_based(upper.indptr, upper.indices))
+
+
+def one_based(indptr, indices):
+    """Pardiso's 1-based int32 copies of CSR index arrays."""
+    return np.asarray(indptr, dtype=np.int32) + 1, np.asarray(indices, dtype=np.int32) + 1
+
+
+def _run(solver, phase, upper, b):
+    """One Pardiso phase (11 analysis, 22 numeric factorization, 33 solve) on ``upper`` (an
+    :class:`Upper`, or a sorted SciPy CSR upper triangle) for the right-hand sides b. The call is
+    MKL's ``pardiso`` itself on the handle, iparm and perm arrays of the pypardiso solver: its own
+    single-phase entry point copies the indices to 1-based int32 on every call, and a SciPy CSR
+    matrix costs 0.2 ms to construct, both per Newton iteration (docs/solvers.md)."""
+    if not isinstance(upper, Upper):
+        upper = Upper.of(upper)
+    b = np.asfortranarray(b, dtype=float)
+    x = np.zeros_like(b)
+    error = ctypes.c_int32(0)
+    int_p, double_p = ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_double)
+    with _threads(solver, upper.n):
+        solver.libmkl.pardiso(
+            solver.pt.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+            ctypes.byref(ctypes.c_int32(1)), ctypes.byref(ctypes.c_int32(1)),      # maxfct, mnum
+            ctypes.byref(ctypes.c_int32(solver.mtype)), ctypes.byref(ctypes.c_int32(phase)),
+            ctypes.byref(ctypes.c_int32(upper.n)), upper.data.ctypes.data_as(double_p),
+            upper.ia.ctypes.data_as(int_p), upper.ja.ctypes.data_as(int_p), solver.perm.ctypes.data_as(int_p),
+            ctypes.byref(ctypes.c_int32(1 if b.ndim == 1 else b.shape[1])), solver.iparm.ctypes.data_as(int_p),
+            ctypes.byref(ctypes.c_int32(0)), b.ctypes.data_as(double_p), x.ctypes.data_as(double_p),
+            ctypes.byref(error))
+    if error.value == -4:
+        raise np.linalg.LinAlgError(
+            "the cell stiffness is not positive definite (zero pivot in the Cholesky factorization): "
+            "a phase with no stiffness, or rigid modes the boundary condition does not fix")
+    if error.value != 0:
+        raise RuntimeError(f"Pardiso failed in phase {phase} with error {error.value} (see the oneMKL PARDISO "
+                           "documentation of the error codes)")
+    return np.ascontiguousarray(x)
 
 
 def _pardiso(A):
     """A Pardiso solver holding the factorization of A (analysis and numeric factorization)."""
     solver = _solver()
     try:
-        _run(solver, 12, A, np.zeros((A.shape[0], 1)))
+        _run(solver, 12, A, np.zeros((A.n, 1)))
     except Exception:
         solver.free_memory(True)
         raise
@@ -116,8 +155,8 @@ class Factorization:
         if self.n == 0:
             raise ValueError("the cell problem has no free degree of freedom")
         if self.backend == "pardiso":
-            self._upper = upper
-            self._solver = _pardiso(upper)
+            self._upper = Upper.of(upper)
+            self._solver = _pardiso(self._upper)
             weakref.finalize(self, self._solver.free_memory, True)
         elif self.backend == "superlu":
             full = upper + sp.triu(upper, k=1).T
@@ -127,10 +166,10 @@ class Factorization:
 
     @classmethod
     def numeric(cls, upper, solver, release):
-        """The factorization held by the Pardiso ``solver`` (numeric phase done) of ``upper``;
+        """The factorization held by the Pardiso ``solver`` (numeric phase done) of ``upper`` (an :class:`Upper`);
         ``release(solver)`` runs when it is dropped."""
         self = cls.__new__(cls)
-        self.n, self.backend, self._upper, self._solver = upper.shape[0], "pardiso", upper, solver
+        self.n, self.backend, self._upper, self._solver = upper.n, "pardiso", upper, solver
         weakref.finalize(self, release, solver)
         return self
 
@@ -147,7 +186,7 @@ class Factorization:
         if b.shape[0] != self.n:
             raise ValueError(f"right-hand side has {b.shape[0]} rows, the matrix {self.n}")
         if self.backend == "pardiso":
-            x = _run(self._solver, 33, self._upper, np.asfortranarray(b))
+            x = _run(self._solver, 33, self._upper, b)
         else:
             x = self._lu.solve(b)
         if not np.all(np.isfinite(x)):
@@ -169,6 +208,7 @@ class SymbolicFactorization:
 
     def __init__(self, indptr, indices, n, backend=None):
         self.indptr, self.indices, self.n = np.asarray(indptr), np.asarray(indices), int(n)
+        self._ia, self._ja = one_based(indptr, indices)
         if self.n == 0:
             raise ValueError("the cell problem has no free degree of freedom")
         self.backend = backend or ("pardiso" if pypardiso is not None else "superlu")
@@ -186,9 +226,12 @@ class SymbolicFactorization:
 
     def factorize(self, data):
         """The factorization of the matrix with values ``data`` (one per stored entry of the pattern)."""
-        upper = self.matrix(data)
         if self.backend == "superlu":
-            return Factorization(upper, "superlu")
+            return Factorization(self.matrix(data), "superlu")
+        data = np.ascontiguousarray(data, dtype=float)
+        if data.shape != self.indices.shape:
+            raise ValueError(f"the pattern has {self.indices.size} stored entries, got {data.shape} values")
+        upper = Upper(self.n, data, self._ia, self._ja)
         with self._lock:
             solver = self._free.pop() if self._free else None
         zero = np.zeros((self.n, 1))

@@ -10,6 +10,7 @@ answer to a question about a cell does not depend on what was solved before it.
 """
 
 import functools
+import weakref
 
 import numpy as np
 
@@ -36,6 +37,7 @@ class Linearization:
         tangent.flags.writeable = False
         self.body, self.tangent = body, tangent
         self._problems = {}   # the conditions bound to this linearization, on first use
+        self._data = weakref.WeakKeyDictionary()   # the stiffness values on each pattern asked for
 
     @functools.cached_property
     def element_matrices(self):
@@ -56,18 +58,21 @@ class Linearization:
         """The stored values of T^T K T on ``pattern`` (a :class:`fe2.cell.assembly.Pattern`): straight
         from the tangent by the compiled kernel (:meth:`Pattern.stiffness`), or from the element
         matrices where they were formed or numba is missing."""
-        if compiled.AVAILABLE and "element_matrices" not in self.__dict__:
-            return pattern.stiffness(self.body.B, self.body.dx, self.tangent)
-        return pattern.data(self.element_matrices)
+        if pattern not in self._data:
+            if not compiled.AVAILABLE or "element_matrices" in self.__dict__:
+                data = pattern.data(self.element_matrices)
+            elif self is self.body.virgin:
+                data = pattern.stiffness(self.body.B, self.body.dx, self.tangent)
+            else:  # the virgin values plus the elements whose tangent has changed
+                virgin = self.body.virgin
+                data = pattern.stiffness(self.body.B, self.body.dx, self.tangent, virgin.tangent, virgin.stiffness(pattern))
+            data.flags.writeable = False
+            self._data[pattern] = data
+        return self._data[pattern]
 
     def stress(self, u):
         """The generalized stress C eps(u) at the quadrature points, (nel, nqp, n)."""
         return (self.tangent @ self.body.strain(u)[..., None])[..., 0]
-
-    def unit_strain_forces(self):
-        """(K_e D_e)^T = sum_q w_q C_q B_q, (nel, n, nloc): element nodal forces of the unit macro
-        strains (B D_e = I exactly, as the affine fields lie in the Lagrange space)."""
-        return self.body.quadrature_sum(self.tangent @ self.body.B, overwrite=True)
 
     def bind(self, bc):
         """The cell problem of the condition ``bc`` ("periodic", "kubc", "subc", a
@@ -82,8 +87,13 @@ class Linearization:
         """Pickled without its factorizations (solver handles cannot travel; a worker rebuilds them)."""
         state = dict(self.__dict__)
         state["_problems"] = {}
+        del state["_data"]
         state.pop("element_matrices", None)
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._data = weakref.WeakKeyDictionary()
 
     def __repr__(self):
         return f"Linearization of {self.body!r}"

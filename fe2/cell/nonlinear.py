@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 
 from .conditions import Subc, condition
-from .averages import hill_mandel
+from .averages import field_averages
 
 
 class MicroDivergence(RuntimeError):
@@ -65,17 +65,15 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
     state = cell.initial_states() if state is None else state
     dof_map, n = cell.constraint(bc)
     static = isinstance(bc, Subc)
-    full = np.arange(cell.ndofs)
-    rows, rows_full = cell.scatter_rows(dof_map, n), cell.scatter_rows(full, cell.ndofs)
     load = cell.scatter(cell.unit_stress_forces(), dof_map, n) if static else None
 
     def evaluate(u, sigma):
         """Residual norm and what the next step needs, at the field u (and SUBC multiplier sigma)."""
         eps = cell.strain(u)
         stress, tangent, new_state = cell.respond(eps, state)
-        forces = cell.element_forces(stress)                 # once, scattered twice below
-        f_int = cell.scatter(forces, dof_map, n, rows)[:, 0]
-        scale = np.linalg.norm(cell.scatter(forces, full, cell.ndofs, rows_full)) + 1e-300
+        forces = cell.nodal_forces(stress)
+        f_int = cell.restrict(forces, dof_map, n)
+        scale = np.linalg.norm(forces) + 1e-300
         if static:
             r1, r2 = f_int - load @ sigma, cell.average(eps) - strain
             # the strain residual against the macro strain or, unloaded, the strain in the field
@@ -83,7 +81,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / strain_scale)
         else:
             r1, r2, norm = f_int, None, np.linalg.norm(f_int) / scale
-        return norm, (u, sigma, stress, tangent, new_state, r1, r2)
+        return norm, (u, sigma, eps, stress, tangent, new_state, r1, r2)
 
     if static:
         u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
@@ -102,13 +100,13 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         if not np.isfinite(norm):
             raise MicroDivergence(f"micro Newton: non-finite residual at iteration {iteration} for macro strain "
                                   f"{strain.tolist()}", residuals)
-        u, sigma, stress, tangent, new_state, r1, r2 = current
+        u, sigma, eps, stress, tangent, new_state, r1, r2 = current
         if norm <= tol:
             elastic = np.array_equal(tangent, np.broadcast_to(cell.elastic_tangent, tangent.shape))
             # every micro point elastic: the converged tangent is the virgin one, factorized once per cell
             problem = cell.linearize().bind(bc) if elastic else bc.problem(bc, cell.linearize(tangent))
             return MicroSolution(cell.average(stress), problem.tangent(), new_state, u, residuals,
-                                 hill_mandel(problem.linearization, u, stress), problem.linearization, elastic)
+                                 field_averages(cell, eps[..., None], stress[..., None])[2][0], problem.linearization, elastic)
         if iteration == max_iterations:
             break
         # a cell problem of its own, not cached by the linearization: when the next iteration drops

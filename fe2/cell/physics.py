@@ -80,7 +80,8 @@ class Elasticity:
         for k, (i, j) in enumerate(notation.PAIRS[dim]):
             B[k, :, i] += 0.5 * w[k] * grads[:, j]
             B[k, :, j] += 0.5 * w[k] * grads[:, i]
-        return B.transpose(3, 4, 0, 1, 2).reshape(nel, nqp, self.size, nloc * dim)
+        # contiguous: the batched products and compiled kernels over elements run several times faster
+        return np.ascontiguousarray(B.transpose(3, 4, 0, 1, 2)).reshape(nel, nqp, self.size, nloc * dim)
 
     def affine(self, doflocs, comp, origin):
         x = doflocs - origin[:, None]

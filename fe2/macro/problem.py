@@ -103,7 +103,7 @@ class Problem:
     def residual(self, u, states, load):
         """(T^T (f_int - load f_ext), stress, tangent, new states) at the field u."""
         stress, tangent, new = self.body.respond(self.body.strain(u), states)
-        f_int = self.body.internal_force(stress, np.arange(self.body.ndofs), self.body.ndofs)
+        f_int = self.body.nodal_forces(stress)
         return f_int - load * self.f_ext, stress, tangent, new
 
     def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, callback=None,
