@@ -32,7 +32,9 @@ import io
 import itertools
 import math
 import os
+import signal
 import tempfile
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -139,6 +141,10 @@ class _GmshSession:
         if self.owner:
             gmsh.initialize(argv=["fe2"], readConfigFiles=False,
                             interruptible=False)
+            if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+                # gmsh resets SIGPIPE to its default, which kills the process on a write to a closed
+                # pipe (a dead worker's); Python ignores it and raises BrokenPipeError instead
+                signal.signal(signal.SIGPIPE, signal.getsignal(signal.SIGPIPE))
             self.saved = {}
             self.previous_model = None
         else:
