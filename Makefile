@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(PY) cases/plate_with_hole.py --out $(OUT)/plate_with_hole
+	$(PY) cases/plate_with_hole.py --out $(OUT)/plate_with_hole --overwrite
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

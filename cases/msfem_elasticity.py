@@ -39,7 +39,7 @@ from fe2.msfem import MsFEM  # noqa: E402
 
 MATERIALS = {"matrix": fe2.Isotropic(1.0, 0.3), "inclusion": fe2.Isotropic(10.0, 0.2)}
 SIDES = ("left", "right", "bottom", "top")
-FORCE = [1.0, 0.0]
+FORCE = [0.01, 0.0]   # small enough for small strains: at most about 0.5 % with E = 1
 
 
 def energy_error(problem, u, reference):

@@ -9,11 +9,14 @@ come back. The macro Newton converges quadratically; the log shows r / r_prev^2.
 The quarter plate (symmetry on the left and bottom edges) is pulled on its right edge. Each step
 writes out/step_k/macro.vtu (displacement, stress, strain, plastic strain, Hill-Mandel residual per
 point) and the micro fields of the most strained point; out/macro.pvd is the series for ParaView,
-and out/checkpoint.pkl lets a killed run continue (--restart). out/run.json records the run, and
-out/report.md (fe2.io.report) gathers its inputs, Newton and Hill-Mandel figures, convergence table and
-wall-time split.
+and out/checkpoint.npz lets a killed run continue (--restart, with the same inputs). out/run.json records
+the run, and out/report.md (fe2.io.report) gathers its inputs, Newton and Hill-Mandel figures, convergence
+table and wall-time split. The output folder is the run's while it runs (a second run into it is
+refused); a folder holding an earlier run is refused too, unless --overwrite replaces it or --restart
+continues it.
 
-    python cases/plate_with_hole.py [--out DIR] [--steps 5] [--strain 0.004] [--h 0.12] [--cell-h 0.035] [--restart]
+    python cases/plate_with_hole.py [--out DIR] [--steps 5] [--strain 0.004] [--h 0.12] [--cell-h 0.035]
+                                    [--restart | --overwrite]
 
 With the defaults every macro point is a cell of 2096 DOFs (1978 triangles): about a minute on 2 cores,
 about 40 % of the cell solves being elastic increments that need no Newton iteration.
@@ -31,22 +34,29 @@ import fe2.logs
 from fe2.macro import Dirichlet, Problem
 from fe2.io import MacroWriter, most_strained
 from fe2.io.report import write_report
+from fe2.cli import number
 from postprocess.fe2_figure import render
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("output/plate_with_hole"))
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--strain", type=float, default=0.004, help="nominal strain: right-edge displacement / width")
-    parser.add_argument("--h", type=float, default=0.12, help="macro mesh size (plate width 1)")
-    parser.add_argument("--cell-h", type=float, default=0.035, help="micro mesh size (cell side 1; 0.035: 2096 DOFs)")
-    parser.add_argument("--restart", action="store_true", help="continue from out/checkpoint.pkl")
+    parser.add_argument("--steps", type=number(int, least=1), default=5)
+    parser.add_argument("--strain", type=number(), default=0.004, help="nominal strain: right-edge displacement / width")
+    parser.add_argument("--h", type=number(above=0), default=0.12, help="macro mesh size (plate width 1)")
+    parser.add_argument("--cell-h", type=number(above=0), default=0.035, help="micro mesh size (cell side 1; 0.035: 2096 DOFs)")
+    fe2.io.checkpoint.add_run_options(parser)   # --restart, --overwrite
     parser.add_argument("--executor", default="processes", help="serial, processes, dask, or a Dask scheduler address")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--workers", type=number(int, least=1), default=None, help="worker processes (default: one per core)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    # one run per folder; an earlier run in it is continued (--restart) or replaced (--overwrite)
+    with fe2.io.checkpoint.run_folder(args.out, args.restart, args.overwrite) as checkpoint:
+        return run(args, checkpoint, start)
 
+
+def run(args, checkpoint, start):
+    """The run of main, in the held output folder."""
     # 1. The micro cell: aluminium (J2, GPa) around a ceramic fiber.
     matrix = fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0)
     fiber = fe2.Isotropic(E=400.0, nu=0.2)
@@ -65,7 +75,7 @@ def main(argv=None):
 
         # 3. Load steps with output, checkpoints and cut-back.
         writer = MacroWriter(args.out, micro_points=most_strained, units={"stress": "GPa"})  # lengths: plate widths
-        steps = problem.solve(args.steps, tol=1e-8, callback=writer, checkpoint=args.out / "checkpoint.pkl",
+        steps = problem.solve(args.steps, tol=1e-8, callback=writer, checkpoint=checkpoint,
                               restart=args.restart)
 
         # 4. Hill-Mandel summary and where the plate yielded.

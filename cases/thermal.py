@@ -7,9 +7,10 @@ conductor. Each macro quadrature point is a cell solved by Newton; the cell retu
 consistent conductivity tangent. The plate is held at T = 0 on the left (its symmetry edge) and at
 T = dT on the right; heat flows around the hole, and the gradient, and so the conductivity, is
 highest beside it. out/thermal.png shows the macro heat flux and the micro flux in the cell beside
-the hole, where the gradient is largest.
+the hole, where the gradient is largest. out/checkpoint.npz lets a killed run continue (--restart, with
+the same inputs); a folder holding an earlier run is refused unless --overwrite replaces it.
 
-    python cases/thermal.py [--out DIR] [--dT 2.0] [--steps 4] [--h 0.12]
+    python cases/thermal.py [--out DIR] [--dT 2.0] [--steps 4] [--h 0.12] [--restart | --overwrite]
 """
 
 import argparse
@@ -32,8 +33,16 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--h", type=float, default=0.12, help="macro mesh size (plate width 1)")
     parser.add_argument("--cell-h", type=float, default=0.12, help="micro mesh size (cell side 1)")
+    fe2.io.checkpoint.add_run_options(parser)   # --restart, --overwrite
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    # one run per folder; an earlier run in it is continued (--restart) or replaced (--overwrite)
+    with fe2.io.checkpoint.run_folder(args.out, args.restart, args.overwrite) as checkpoint:
+        return run(args, checkpoint, start)
+
+
+def run(args, checkpoint, start):
+    """The run of main, in the held output folder."""
 
     cell = fe2.Cell(fe2.geometry.inclusion(0.3, h=args.cell_h),
                     {"matrix": fe2.NonlinearConductor(k0=1.0, g0=0.5, m=3.0), "inclusion": fe2.Conductor(10.0)})
@@ -43,7 +52,7 @@ def main(argv=None):
     print(law, f"\nmacro: {mesh.t.shape[1]} elements, one cell each")
 
     writer = MacroWriter(args.out, micro_points=most_strained)  # the point of the largest gradient
-    steps = problem.solve(args.steps, tol=1e-9, callback=writer, checkpoint=args.out / "checkpoint.pkl")
+    steps = problem.solve(args.steps, tol=1e-9, callback=writer, checkpoint=checkpoint, restart=args.restart)
 
     # The linear effective conductivity (small gradients) against the one the hottest point sees.
     _, hill_mandel = MacroWriter.point_summaries(problem, problem.states)

@@ -5,9 +5,15 @@
     fe2 report output/plate
 
 Exit codes: 0 done, 1 the computation failed, 2 bad usage or input (a missing or unreadable file,
-a materials file that does not fit the mesh, ...). Errors are one line on stderr; ``-v`` shows the
-full traceback, ``-q`` prints nothing but errors. The library's log (see fe2.logs; e.g. a case's
-macro Newton iterations) goes to stdout like the rest; with ``-q``, only its errors, on stderr.
+a materials file that does not fit the mesh, an argument a case refuses, ...). The library refuses
+bad input with ValueError or TypeError (its checks run before any work), while a computation that
+fails raises something else (a Newton that diverges, a singular matrix: RuntimeError,
+numpy.linalg.LinAlgError), so the exception's type gives the exit code, whichever command or case
+raised it; docs/errors.md lists each class of bad input with its message. Errors are one line on
+stderr, a case's usage errors included; ``-v`` shows the full traceback, ``-q`` prints nothing but
+errors. Python warnings (e.g. fe2.materials.law.StrainRangeWarning) are one line on stderr too,
+"fe2 warning: ...". The library's log (see fe2.logs; e.g. a case's macro Newton iterations) goes
+to stdout like the rest; with ``-q``, only its errors, on stderr.
 """
 
 import argparse
@@ -19,17 +25,55 @@ import runpy
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import logs
+from .io.checkpoint import CheckpointError
+from .io.files import FolderInUse
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 class InputError(Exception):
     """Bad input: reported in one line, exit code 2."""
+
+
+# bad input, exit code 2: these (a run folder in use, a checkpoint that cannot be continued, ...),
+# and every ValueError or TypeError but a failed linear solve
+USAGE_ERRORS = (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, FileExistsError,
+                FolderInUse, CheckpointError)
+
+
+def exit_code(error):
+    """The exit code of an exception: 2 for bad input, 1 for a computation that failed."""
+    if isinstance(error, USAGE_ERRORS):
+        return EXIT_USAGE
+    if isinstance(error, (ValueError, TypeError)) and not isinstance(error, np.linalg.LinAlgError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
+
+
+def number(kind=float, *, least=None, above=None):
+    """An argparse ``type`` for a case's option: a finite number of ``kind`` (int: a whole number),
+    at least ``least`` or greater than ``above``; anything else is a usage error naming the option
+    (``--steps: must be a whole number >= 1, got '0'``), refused before the case does any work."""
+    wanted = "a whole number" if kind is int else "a finite number"
+    wanted += f" >= {least:g}" if least is not None else f" > {above:g}" if above is not None else ""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if (value is None or not np.isfinite(value) or (kind is int and value != int(value))
+                or (least is not None and value < least) or (above is not None and value <= above)):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return kind(value)
+
+    return parse
 
 
 def main(argv=None):
@@ -46,15 +90,21 @@ def main(argv=None):
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     try:
-        with logs.show(level, stream=sys.stderr if quiet else None):  # for this command only
+        with logs.show(level, stream=sys.stderr if quiet else None), warnings.catch_warnings():  # this command only
+            if quiet:
+                warnings.simplefilter("ignore")
+            warnings.showwarning = _show_warning
             return args.handler(args, _Printer(quiet, verbose))
     except KeyboardInterrupt:
         print("fe2: interrupted", file=sys.stderr)
         return 130
-    except (InputError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
-        return _fail(error, EXIT_USAGE, verbose)
-    except Exception as error:  # noqa: BLE001 - a failure in the computation
-        return _fail(error, EXIT_FAILURE, verbose)
+    except Exception as error:  # noqa: BLE001 - bad input (2) or a failure in the computation (1)
+        return _fail(error, exit_code(error), verbose)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """A Python warning as one line on stderr."""
+    print(f"fe2 warning: {' '.join(str(message).split())} ({category.__name__})", file=sys.stderr, flush=True)
 
 
 def _fail(error, code, verbose):
@@ -82,14 +132,36 @@ class _Printer:
             print(*text, flush=True)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors in one line, as every other error of the command."""
+
+    def error(self, message):
+        print(f"fe2 error: {self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+@contextlib.contextmanager
+def _case_usage_errors(case):
+    """While a case runs, its argparse usage errors (and its own parser.error calls) raise
+    InputError, reported in one line, instead of printing the case's usage."""
+    def error(parser, message):
+        raise InputError(f"{case} rejected its arguments: {message} (see {case} --help)")
+
+    saved, argparse.ArgumentParser.error = argparse.ArgumentParser.error, error
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = saved
+
+
 def _parser():
     from . import __version__
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print nothing but errors")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="more detail, and full tracebacks on errors")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fe2", parents=[common],
         description="Two-scale finite elements: homogenize a cell, run an FE² case, report on a run.",
         epilog="Exit codes: 0 done, 1 the computation failed, 2 bad usage or input. "
@@ -258,10 +330,10 @@ def _run(args, say):
     say(f"fe2 run: {case} {' '.join(case_args)}")
     start = time.perf_counter()
     saved_argv, sys.argv = sys.argv, [str(case), *case_args]  # the case's usage messages name the case
-    with _silenced() if say.quiet else contextlib.nullcontext():
+    with _silenced() if say.quiet else contextlib.nullcontext(), _case_usage_errors(case):
         try:
             namespace["main"](case_args)
-        except SystemExit as stop:  # the case's argparse: --help (0) or a usage error (2)
+        except SystemExit as stop:  # the case's --help (0), or an exit of its own
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else EXIT_USAGE)
             if code:
                 raise InputError(f"{case} rejected its arguments {case_args} (see its --help)") from None

@@ -8,8 +8,8 @@ Tensor arrays are the 9-component row-major 3x3 arrays of :mod:`fe2.io` (compone
 tensor shear, not Voigt), vectors have 3 components ("x", "y", "z" or "magnitude"). Cell data are
 drawn where an array is both point and cell data (the element values are the computed ones, the
 point values nodal averages). Units: the ``units`` argument (with or without brackets), else the
-file's field data ``<field>_unit`` (written by :class:`fe2.io.MacroWriter` with ``units``),
-else ``units.json`` of the run, else none. ``warp`` scales the displacement of a deformed view; it is ignored for output without
+array's own unit in the file (VTK's ``UNITS_LABEL``, written by :class:`fe2.io.MacroWriter` with
+``units``), else ``units.json`` of the run, else none. ``warp`` scales the displacement of a deformed view; it is ignored for output without
 a displacement (conduction). Errors: a missing file raises FileNotFoundError naming
 it, a missing array ValueError listing the arrays present, a folder without macro.vtu
 FileNotFoundError saying that it is not a step folder.
@@ -79,16 +79,20 @@ def values(grid, field, component=None, source="", scalar_component="error"):
     data = np.asarray(data, dtype=float)
     if not np.isfinite(data).any():
         raise ValueError(f"{label} of {source or 'the grid'} is not known (no finite values), e.g. sigma_zz of a "
-                         f"nonlinear macro point in plane strain")
+                         f"law known only in 2D")
     return data, label, where
 
 
 def file_units(grid, field, path=None):
-    """The unit of ``field``: the grid's field data ``<field>_unit``, else ``units.json`` of the run
-    (beside macro.pvd, the step folder's parent), else ""."""
-    key = f"{field}_unit"
-    if key in grid.field_data.keys():
-        return str(np.asarray(grid.field_data[key]).ravel()[0])
+    """The unit of ``field``: the unit of the grid's array of that name (cell data first; VTK's
+    ``UNITS_LABEL``), else ``units.json`` of the run (beside macro.pvd, the step folder's parent), else ""."""
+    from vtkmodules.vtkCommonCore import vtkDataArray
+
+    key = vtkDataArray.UNITS_LABEL()
+    for data in (grid.GetCellData(), grid.GetPointData()):
+        array = data.GetAbstractArray(field)
+        if array is not None and array.GetInformation().Has(key):
+            return str(array.GetInformation().Get(key)).strip()
     if path is not None:
         path = Path(path)
         for folder in (path.parent, path.parent.parent):

@@ -156,8 +156,8 @@ def test_bad_input(tmp_path, run_main):
     assert_input_error(run_main("homogenize", FIBER_MESH, "--materials", tmp_path / "soft.toml"),
                        "phase 'fiber'", "Poisson's ratio")
 
-    result = run_main("homogenize", FIBER_MESH, *materials, "--bc", "dirichlet")  # argparse: usage and message
-    assert result.returncode == 2 and "invalid choice: 'dirichlet'" in result.stderr
+    assert_input_error(run_main("homogenize", FIBER_MESH, *materials, "--bc", "dirichlet"),  # argparse, in one line
+                       "fe2 homogenize: argument --bc: invalid choice: 'dirichlet'", "(see 'fe2 homogenize --help')")
 
 
 def test_verbose_shows_the_traceback(tmp_path, run_main):
@@ -178,8 +178,8 @@ def test_run_errors(tmp_path, run_main):
     assert_input_error(run_main("run", tmp_path / "nope.py"), "case script not found")
     (tmp_path / "script.py").write_text("print('no main here')\n")
     assert_input_error(run_main("run", tmp_path / "script.py"), "has no main(argv)")
-    result = run_main("run", ROOT / "cases" / "fiber_composite.py", "--no-such-option")
-    assert result.returncode == 2 and "rejected its arguments" in result.stderr
+    assert_input_error(run_main("run", ROOT / "cases" / "fiber_composite.py", "--no-such-option"),  # one line, no usage
+                       "fiber_composite.py rejected its arguments: unrecognized arguments: --no-such-option")
 
 
 def test_run_a_case(tmp_path, run_main):
@@ -208,3 +208,66 @@ def test_run_shows_the_newton_log_unless_quiet(tmp_path, run_main):
     quiet = run_main("run", "-q", *case, "--out", tmp_path / "quiet")
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
     assert [type(h) for h in logging.getLogger("fe2").handlers] == [logging.NullHandler]   # shown for the command only
+
+
+def test_bad_case_arguments_exit_2_in_one_line_before_any_work(tmp_path):
+    """The installed command: a case's refused argument is bad input (exit 2, one line), refused by
+    its parser before any cell is built or any worker started, so no output folder is made."""
+    for argument, words in [("--steps=0", "argument --steps: must be a whole number >= 1, got '0'"),
+                            ("--workers=0", "argument --workers: must be a whole number >= 1, got '0'")]:
+        result = fe2_cli("run", ROOT / "cases" / "plate_with_hole.py", argument, "--out", tmp_path / "out")
+        assert_input_error(result, "plate_with_hole.py rejected its arguments", words)
+    assert not (tmp_path / "out").exists()
+
+
+CASE = """
+import numpy as np
+import skfem
+import fe2
+from fe2.macro import Dirichlet, Problem
+
+
+def main(argv):
+    \"\"\"A bar pulled by {pull} (length 2) in the load steps {steps}, or a failure of kind {fail}.\"\"\"
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 2, 3), np.linspace(0, 1, 2)).with_defaults()
+    problem = Problem(mesh.with_subdomains({{"bar": lambda x: x[0] > -1}}), {{"bar": fe2.Isotropic(E=1.0, nu=0.3)}},
+                      dirichlet=[Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
+                                 Dirichlet("right", {pull}, components=(0,))])
+    if "{fail}" == "singular":
+        raise np.linalg.LinAlgError("Singular matrix")
+    if "{fail}" == "diverged":
+        raise fe2.macro.DivergenceError("load step 1 to 1 failed after 6 cut-backs")
+    problem.solve({steps})
+"""
+
+
+def case(folder, name, pull=0.02, steps="1", fail="none"):
+    path = folder / f"{name}.py"
+    path.write_text(CASE.format(pull=pull, steps=steps, fail=fail))
+    return path
+
+
+def test_library_refusals_in_a_case_exit_2_and_failures_exit_1(tmp_path, run_main):
+    """The exit code follows the exception: what the library refuses (ValueError, TypeError) is bad
+    input, whichever case raised it; a computation that failed is exit code 1."""
+    assert_input_error(run_main("run", case(tmp_path, "nan_steps", steps='float("nan")'), "--out", tmp_path / "a"),
+                       "steps must be a positive whole number or a list of load factors, got nan")
+    assert_input_error(run_main("run", case(tmp_path, "nan_pull", pull='float("nan")'), "--out", tmp_path / "b"),
+                       "Dirichlet on 'right': the value must be finite, got nan")
+    for fail, words in [("singular", "fe2 failed: LinAlgError: Singular matrix"),
+                        ("diverged", "fe2 failed: DivergenceError: load step 1 to 1 failed after 6 cut-backs")]:
+        result = run_main("run", case(tmp_path, fail, fail=fail), "--out", tmp_path / fail)
+        assert result.returncode == 1 and result.stderr.strip() == words, result.stderr
+
+
+def test_warnings_are_one_line_and_quiet_hides_them(tmp_path, run_main):
+    """A bar pulled to 30 %: the run succeeds with the small-strain warning as one line on stderr;
+    -q prints nothing."""
+    stretched = case(tmp_path, "stretched", pull=0.6)
+    result = run_main("run", stretched, "--out", tmp_path / "loud")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch(r"fe2 warning: the macro strain leaves the small-strain range at load 1: "
+                                            r"\|eps\| = 0\.3\d* > 0.1 at element .*\(StrainRangeWarning\)", lines[0]), lines
+    quiet = run_main("run", "-q", stretched, "--out", tmp_path / "quiet")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""

@@ -1,10 +1,17 @@
 """Bad input raises a clear error before any work is done, naming what is wrong and where."""
 
+import re
+import shlex
+import warnings
+from pathlib import Path
+
+import meshio
 import numpy as np
 import pytest
 import skfem
 
 import fe2
+from fe2.cli import main
 
 from conftest import materials, structured
 
@@ -151,3 +158,137 @@ def test_boundary_condition_forms_and_tolerance():
 def test_hill_mandel_of_a_field_without_energy_is_zero(inclusion_mesh):
     cell = fe2.Cell(inclusion_mesh, materials("conduction"))
     assert fe2.hill_mandel(cell, np.zeros(cell.ndofs)) == 0.0
+
+
+# --- the bad-input tables of docs/errors.md, run as written ------------------------------------------
+ERRORS_DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+README_MATERIALS = '[matrix]\nlaw = "isotropic"\nE = 3.5\nnu = 0.35\n\n[fiber]\nlaw = "isotropic"\nE = 72.0\nnu = 0.22\n'
+
+
+def doc_table(section):
+    """The rows (lists of cells, code spans unquoted) of the table under the heading ``section``."""
+    text = ERRORS_DOC.read_text().split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in text.splitlines() if line.startswith("|")][2:]   # past the header and the rule
+    split = [[cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows]
+    return [[cell[1:-1] if cell.startswith("`") and cell.endswith("`") else cell for cell in row] for row in split]
+
+
+def message_pattern(message):
+    """The table's message as a pattern of the whole line, "…" standing for any text."""
+    return re.compile(".*".join(re.escape(part) for part in message.split("…")))
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """The folder the command-line table runs in, with the files docs/errors.md describes."""
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path_factory.mktemp("errors")
+    for name in ("cases", "meshes", "postprocess"):
+        (folder / name).symlink_to(root / name)
+    files = {
+        "materials.toml": README_MATERIALS,
+        "matrix_only.toml": README_MATERIALS.split("\n\n")[0] + "\n",
+        "broken.toml": README_MATERIALS.replace("[fiber]", "[fiber"),
+        "incompressible.toml": README_MATERIALS.replace("nu = 0.22", "nu = 0.5"),
+        "notes.msh": "these are not the nodes you are looking for\n",
+        "nomain.py": "print('no main here')\n",
+        "earlier/run.json": '{"inputs": {}, "steps": []}',
+        "garbage/run.json": "{oops",
+    }
+    for name, text in files.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text)
+    (folder / "empty").mkdir()
+    mesh = meshio.read(root / "meshes" / "fiber.msh")       # one node of the right edge moved along it
+    p = mesh.points
+    right = np.flatnonzero(np.isclose(p[:, 0], p[:, 0].max()) & (p[:, 1] > p[:, 1].min() + 1e-9)
+                           & (p[:, 1] < p[:, 1].max() - 1e-9))
+    p[right[np.argmin(np.abs(p[right, 1] - 0.5))], 1] += 0.02
+    meshio.write(folder / "skewed.msh", mesh, file_format="gmsh22", binary=False)
+    return folder
+
+
+def test_the_command_line_table_of_bad_input_is_what_fe2_does(scratch, monkeypatch, capsys):
+    """Every row of docs/errors.md's command-line table, run through fe2's main in the scratch
+    folder: its exit code, and its one line on stderr, are those of the table."""
+    monkeypatch.chdir(scratch)
+    rows = doc_table("On the command line")
+    assert len(rows) >= 20
+    wrong = []
+    for what, command, code, message in rows:
+        capsys.readouterr()
+        got = main(shlex.split(command)[1:])
+        err = capsys.readouterr().err.strip()
+        if got != int(code) or "\n" in err or not message_pattern(message).fullmatch(err):
+            wrong.append(f"{what}: {command} -> exit {got}, stderr {err!r}; the table says exit {code}, {message!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_library_table_of_bad_input_is_what_fe2_does():
+    """Every row of docs/errors.md's library table: the call raises (or warns) what the table says,
+    with the table's message."""
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 2, 3), np.linspace(0, 1, 2)).with_defaults()
+    bar = fe2.macro.Problem(mesh.with_subdomains({"bar": lambda x: x[0] > -1}), {"bar": fe2.Isotropic(E=1.0, nu=0.3)},
+                            dirichlet=[fe2.macro.Dirichlet("left", 0.0, components=(0,)),
+                                       fe2.macro.Dirichlet("bottom", 0.0, components=(1,)),
+                                       fe2.macro.Dirichlet("right", 0.6, components=(0,))])
+    coarse = skfem.MeshTri.init_tensor(np.linspace(0, 1, 3), np.linspace(0, 1, 3)).with_defaults()
+    namespace = {"fe2": fe2, "bar": bar, "coarse": coarse, "fine": coarse.refined(2), "law": fe2.Conductor(1.0)}
+    kinds = {"ValueError": ValueError, "TypeError": TypeError, "StrainRangeWarning": fe2.materials.law.StrainRangeWarning}
+    rows = doc_table("In the library")
+    assert len(rows) >= 8
+    for what, call, kind, message in rows:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if issubclass(kinds[kind], Warning):
+                eval(call, namespace)
+                assert [type(w.message) for w in caught] == [kinds[kind]], (what, caught)
+                text = str(caught[0].message)
+            else:
+                with pytest.raises(kinds[kind]) as error:
+                    eval(call, namespace)
+                text = str(error.value)
+        assert message_pattern(message).fullmatch(text), (what, call, text, message)
+
+
+def test_every_class_of_bad_input_has_its_row():
+    """The classes the tables must cover: those found by trying fe2 as a new user would."""
+    commands = " ".join(row[1] for row in doc_table("On the command line"))
+    calls = " ".join(row[1] for row in doc_table("In the library"))
+    for needed in ("--steps 0", "--h -1", "--strain nan", "--executor", "--workers 0", "skewed.msh", "broken.toml",
+                   "notes.msh", "fe2 report missing", "--restart", "--out earlier"):
+        assert needed in commands, needed
+    for needed in ('solve(float("nan"))', 'Dirichlet("right", float("nan"))', "Traction(", "workers=0",
+                   'boundary="linear", oversampling=3.0', "bar.solve([0.1, 0.5, 1.0])"):
+        assert needed in calls, needed
+
+
+def test_a_macro_strain_beyond_the_small_strain_range_given_to_a_cell_warns(inclusion_mesh):
+    cell = fe2.Cell(inclusion_mesh, materials("elasticity"))
+    with pytest.warns(fe2.materials.law.StrainRangeWarning,
+                      match=r"the macro strain given to the cell is beyond the small-strain range: \|eps\| = 5 > 0.1 "
+                            r"for \[5.0, 0.0, 0.0\]"):
+        stress, _ = fe2.response(cell, [5.0, 0.0, 0.0], "periodic")
+    assert np.all(np.isfinite(stress))   # a warning, not a refusal
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fe2.response(cell, [0.05, 0.0, 0.0], "periodic")
+        fe2.response(fe2.Cell(inclusion_mesh, materials("conduction")), [5.0, 0.0], "periodic")   # gradients: no range
+
+
+@pytest.mark.parametrize("workers", [0, -2, 1.5, True])
+def test_executor_refuses_a_bad_worker_count(workers):
+    with pytest.raises(ValueError,
+                       match=f"workers must be a whole number >= 1 \\(or None: one per core\\), got workers={workers}"):
+        fe2.parallel.executor("processes", workers=workers)
+
+
+def test_msfem_refuses_oversampling_with_linear_boundaries():
+    """An oversampling factor given with a boundary that ignores it is refused; the default patch of
+    boundary="oversampling" is still 2H."""
+    coarse = skfem.MeshTri.init_tensor(np.linspace(0, 1, 3), np.linspace(0, 1, 3)).with_defaults()
+    for boundary in ("linear", "oscillatory"):
+        with pytest.raises(ValueError,
+                           match=f"oversampling=2.0 is only used with boundary='oversampling'; boundary='{boundary}'"):
+            fe2.msfem.MsFEM(coarse, coarse.refined(2), fe2.Conductor(1.0), boundary=boundary, oversampling=2.0)
+    assert fe2.msfem.MsFEM(coarse, coarse.refined(2), fe2.Conductor(1.0), boundary="oversampling").factor == 2.0

@@ -19,29 +19,29 @@ class Kill(Exception):
 
 
 def test_kill_and_restart_reproduces_an_uninterrupted_run(tmp_path, caplog):
-    whole = plate().solve(4, checkpoint=tmp_path / "whole.pkl")
+    whole = plate().solve(4, checkpoint=tmp_path / "whole.npz")
 
     def die_at_step_3(step, u, states, problem):
         if step.number == 3:
             raise Kill  # killed after step 2's checkpoint, while step 3 was being written
     with pytest.raises(Kill):
-        plate().solve(4, callback=die_at_step_3, checkpoint=tmp_path / "run.pkl")
-    assert fe2.checkpoint.load(tmp_path / "run.pkl")["number"] == 2
+        plate().solve(4, callback=die_at_step_3, checkpoint=tmp_path / "run.npz")
+    assert fe2.checkpoint.load(tmp_path / "run.npz")["number"] == 2
     problem = plate()
     caplog.set_level(logging.INFO, logger="fe2")
-    rest = problem.solve(4, checkpoint=tmp_path / "run.pkl", restart=True)
+    rest = problem.solve(4, checkpoint=tmp_path / "run.npz", restart=True)
     assert "restarting from" in caplog.text and [s.number for s in rest] == [3, 4]
     np.testing.assert_array_equal(rest[-1].field, whole[-1].field)
-    for a, b in zip(problem.states["plate"].ravel(), fe2.checkpoint.load(tmp_path / "whole.pkl")["states"]["plate"].ravel()):
+    for a, b in zip(problem.states["plate"].ravel(), fe2.checkpoint.load(tmp_path / "whole.npz")["states"]["plate"].ravel()):
         np.testing.assert_array_equal(a["micro"]["matrix"]["p"], b["micro"]["matrix"]["p"])
 
 
 def test_restart_without_checkpoint_or_from_another_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        plate().solve(2, checkpoint=tmp_path / "none.pkl", restart=True)
-    fe2.checkpoint.save(tmp_path / "other.pkl", ndofs=3)
-    with pytest.raises(ValueError, match="is of a problem with 3 DOFs"):
-        plate().solve(2, checkpoint=tmp_path / "other.pkl", restart=True)
+        plate().solve(2, checkpoint=tmp_path / "none.npz", restart=True)
+    fe2.checkpoint.save(tmp_path / "other.npz", ndofs=3)
+    with pytest.raises(fe2.checkpoint.CheckpointError, match="other.npz: it records no inputs to check this run against"):
+        plate().solve(2, checkpoint=tmp_path / "other.npz", restart=True)
 
 
 def test_pvd_series_and_micro_fields_read_back(tmp_path):
@@ -87,11 +87,11 @@ def test_executors_agree_and_keep_histories_on_the_workers(tmp_path, spec):
     with fe2.parallel.executor(spec, workers=2) as ex:
         problem = plate_on(ex)
         writer = MacroWriter(tmp_path, micro_points=most_strained)
-        steps = problem.solve(2, tol=1e-12, callback=writer, checkpoint=tmp_path / "run.pkl")
+        steps = problem.solve(2, tol=1e-12, callback=writer, checkpoint=tmp_path / "run.npz")
         assert isinstance(problem.states["plate"], fe2.macro.rve_law.Histories)   # only a token on this side
         np.testing.assert_allclose(steps[-1].field, reference, rtol=0, atol=1e-12 * np.abs(reference).max())
         assert len(list((tmp_path / "step_002").glob("micro_*.vtu"))) == 1
-        saved = fe2.checkpoint.load(tmp_path / "run.pkl")
+        saved = fe2.checkpoint.load(tmp_path / "run.npz")
         assert saved["states"]["plate"].dtype == object and saved["states"]["plate"][0, 0]["micro"]["matrix"]["p"].size
 
 
@@ -103,11 +103,11 @@ def test_restart_on_workers_continues_exactly(tmp_path, spec):
 
     def keep_step_1(step, u, states, problem):
         if step.number == 2:  # the checkpoint file still holds step 1 while step 2 is written
-            shutil.copy(tmp_path / "run.pkl", tmp_path / "step1.pkl")
+            shutil.copy(tmp_path / "run.npz", tmp_path / "step1.npz")
     with fe2.parallel.executor(spec, workers=2) as ex:
-        whole = plate_on(ex).solve(2, tol=1e-12, callback=keep_step_1, checkpoint=tmp_path / "run.pkl")
+        whole = plate_on(ex).solve(2, tol=1e-12, callback=keep_step_1, checkpoint=tmp_path / "run.npz")
     with fe2.parallel.executor(spec, workers=2) as ex:
-        rest = plate_on(ex).solve(2, tol=1e-12, checkpoint=tmp_path / "step1.pkl", restart=True)
+        rest = plate_on(ex).solve(2, tol=1e-12, checkpoint=tmp_path / "step1.npz", restart=True)
     assert [s.number for s in rest] == [2]
     np.testing.assert_allclose(rest[-1].field, whole[-1].field, rtol=0, atol=1e-12 * np.abs(whole[-1].field).max())
 
@@ -136,7 +136,7 @@ def test_fewer_points_than_workers(tmp_path):
     cell = plate().body.materials["plate"].cell
     with fe2.parallel.executor("processes", workers=3) as ex:
         problem = bar_problem(fe2.RVELaw(cell, executor=ex), nx=1, ny=1, pull=0.004)  # 2 points, 3 workers
-        steps = problem.solve(2, callback=MacroWriter(tmp_path, micro_points=[0]), checkpoint=tmp_path / "c.pkl")
+        steps = problem.solve(2, callback=MacroWriter(tmp_path, micro_points=[0]), checkpoint=tmp_path / "c.npz")
     assert len(steps) == 2 and (tmp_path / "step_002" / "micro_0.vtu").is_file()
 
 
@@ -167,6 +167,7 @@ def test_a_killed_run_restarts_and_reaches_the_same_result(tmp_path):
     """SIGKILL the flagship case once its second step is checkpointed; --restart finishes it, and
     the final state equals an uninterrupted run's."""
     import os
+    import runpy
     import signal
     import subprocess
     import sys
@@ -179,7 +180,7 @@ def test_a_killed_run_restarts_and_reaches_the_same_result(tmp_path):
                    capture_output=True)
     run = subprocess.Popen([sys.executable, str(case), "--out", str(tmp_path / "killed"), *args], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = tmp_path / "killed" / "checkpoint.pkl"
+    checkpoint = tmp_path / "killed" / "checkpoint.npz"
     deadline = time.time() + 120
     while time.time() < deadline:
         if checkpoint.is_file() and fe2.checkpoint.load(checkpoint)["number"] >= 2:
@@ -188,12 +189,18 @@ def test_a_killed_run_restarts_and_reaches_the_same_result(tmp_path):
     run.send_signal(signal.SIGKILL)
     run.wait()
     assert fe2.checkpoint.load(checkpoint)["number"] < 5  # it really was interrupted
+    main = runpy.run_path(str(case), run_name="case")["main"]
+    with pytest.raises(fe2.checkpoint.CheckpointError, match=r"Dirichlet condition on 'right' / value is 0\.008 in "
+                                                             r"this run but 0\.004 in the checkpoint"):
+        main(["--out", str(tmp_path / "killed"), "--restart", "--strain", "0.008", *args])   # other inputs: refused
     subprocess.run([sys.executable, str(case), "--out", str(tmp_path / "killed"), "--restart", *args], check=True,
                    env=env, capture_output=True)
-    whole, resumed = fe2.checkpoint.load(tmp_path / "whole" / "checkpoint.pkl"), fe2.checkpoint.load(checkpoint)
+    whole, resumed = fe2.checkpoint.load(tmp_path / "whole" / "checkpoint.npz"), fe2.checkpoint.load(checkpoint)
     assert resumed["number"] == whole["number"] == 5
     np.testing.assert_array_equal(resumed["u"], whole["u"])
     assert "step_005/macro.vtu" in (tmp_path / "killed" / "macro.pvd").read_text()
+    with pytest.raises(fe2.checkpoint.CheckpointError, match=r"its run is finished \(step 5 reached load 1, the full"):
+        main(["--out", str(tmp_path / "killed"), "--restart", *args])
 
 
 def test_micro_output_has_the_plastic_plane_strain_stress(tmp_path):

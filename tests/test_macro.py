@@ -2,6 +2,8 @@
 
 import io
 import logging
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -39,7 +41,7 @@ def test_fe2_with_linear_cells_equals_single_scale(cell_mesh):
     """Each macro point backed by a linear cell = the same problem with the cell's effective tensor."""
     mesh = bar().with_subdomains({"bar": lambda p: p[0] > -1})
     cell = fe2.Cell(cell_mesh, {"matrix": SOFT, "inclusion": STIFF})
-    load = dict(traction=[0.3, 0.1])
+    load = dict(traction=[0.03, 0.01])
     fe2_solution = tension(mesh, fe2.RVELaw(cell), **load).solve(1)[-1].field
     C = fe2.homogenize(fe2.Cell(cell_mesh, {"matrix": SOFT, "inclusion": STIFF})).tensor
     single = tension(mesh, fe2.Anisotropic(0.5 * (C + C.T)), **load).solve(1)[-1].field
@@ -198,8 +200,11 @@ def test_dirichlet_values_by_component_and_function():
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", [1.0, 2.0, 3.0])])
     with pytest.raises(ValueError, match="the function returned shape"):
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", lambda x: np.zeros(7))])
-    with pytest.raises(ValueError, match="Dirichlet on 'left': the values are not finite"):
-        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", [0.0, np.nan])])
+    with pytest.raises(ValueError, match=r"Dirichlet on 'left': the value must be finite, got \[0.0, nan\]"):
+        Dirichlet("left", [0.0, np.nan])
+    with pytest.raises(ValueError, match=r"Dirichlet on 'left': the value must be finite, but it is not at x = \[0.0, 1.0\] "
+                                         r"\(1 of 2 nodes\)"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", lambda x: np.where(x[1] > 0.5, np.inf, 0.0))])
     with pytest.raises(ValueError, match="Dirichlet conditions must be fe2.macro.Dirichlet, got Traction"):
         Problem(mesh, {"bar": SOFT}, dirichlet=[Traction("left", [0.0, 1.0])])
 
@@ -231,8 +236,124 @@ def test_macro_bad_input():
             problem.solve(schedule)
     with pytest.raises(ValueError, match=r"body force needs 2 component\(s\), got \[1.0, 2.0, 3.0\]"):
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], body_force=[1, 2, 3])
-    with pytest.raises(ValueError, match="traction on 'right' must be 2 number"):
-        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], neumann=[Traction("right", lambda x: x)])
+    with pytest.raises(ValueError, match="Traction on 'right': the value must be a number or one number per component"):
+        Traction("right", lambda x: x)
+    with pytest.raises(ValueError, match="traction on 'right' needs 2 component"):
+        Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], neumann=[Traction("right", [1.0, 2.0, 3.0])])
     with pytest.raises(ValueError, match="must be fe2.macro.Dirichlet or Traction, got 'top'"):
         Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], neumann=["top"])
     assert Problem(mesh, {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0, components=1)])._fixed.size > 0
+
+
+@pytest.mark.parametrize("steps", [np.nan, np.inf, -np.inf, True, [0.5, np.nan, 1.0], [[0.5, 1.0]]])
+def test_non_finite_or_malformed_steps_are_refused_before_any_work(steps):
+    """NaN and infinite step counts or load factors: a ValueError naming them, before the material
+    points are asked anything (a law that fails when asked proves it)."""
+    problem = Problem(bar(nx=2, ny=1, length=2.0), {"bar": FailsOnce(limit=-1.0)}, dirichlet=[Dirichlet("left", 0.0)])
+    with pytest.raises(ValueError, match="steps must be a positive whole number|a load schedule must"):
+        problem.solve(steps)
+    assert not problem.body.materials["bar"].failed
+
+
+@pytest.mark.parametrize("setting,match", [
+    (dict(tol=np.nan), "tol must be a positive finite number, got tol=nan"),
+    (dict(tol=0.0), "tol must be a positive finite number"),
+    (dict(max_iterations=0), "max_iterations must be a whole number >= 1, got max_iterations=0"),
+    (dict(max_iterations=2.5), "max_iterations must be a whole number"),
+    (dict(max_cutbacks=-1), "max_cutbacks must be a whole number >= 0"),
+    (dict(min_increment=np.inf), "min_increment must be a number in \\(0, 1\\]"),
+])
+def test_bad_solver_settings_are_refused(setting, match):
+    problem = Problem(bar(nx=2, ny=1, length=2.0), {"bar": FailsOnce(limit=-1.0)}, dirichlet=[Dirichlet("left", 0.0)])
+    with pytest.raises(ValueError, match=match):
+        problem.solve(1, **setting)
+    with pytest.raises(TypeError, match="callback must be a function"):
+        problem.solve(1, callback="writer")
+    assert not problem.body.materials["bar"].failed
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: Traction("right", [np.nan, 0.0]), r"Traction on 'right': the value must be finite, got \[nan, 0.0\]"),
+    (lambda: Traction("right", np.inf), r"Traction on 'right': the value must be finite, got inf"),
+    (lambda: Dirichlet("right", np.nan, components=(0,)), r"Dirichlet on 'right': the value must be finite, got nan"),
+    (lambda: Dirichlet("right", 0.0, components=("x",)), "components must be component numbers"),
+    (lambda: Dirichlet(0, 0.0), "the boundary is named by a string"),
+    (lambda: Problem(bar(), {"bar": SOFT}, dirichlet=[Dirichlet("left", 0.0)], body_force=[0.0, np.nan]),
+     r"body force must be finite, got \[0.0, nan\]"),
+])
+def test_non_finite_loads_are_refused_when_made(make, match):
+    """A NaN or infinite traction, Dirichlet value or body force is refused where it is given,
+    not after six cut-backs of a non-finite residual."""
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def conducting_bar():
+    """A conducting bar whose points are cells of a stiffening conductor (k = k0 (1 + (|g|/g0)^2)^2)
+    around a linear inclusion, held at T = 0 on the left and heated through the right end."""
+    cell = fe2.Cell(fe2.geometry.inclusion(0.3, h=0.25),
+                    {"matrix": fe2.NonlinearConductor(k0=1.0, g0=0.1, m=5.0), "inclusion": fe2.Conductor(5.0)})
+    return cell, lambda law: Problem(bar(nx=4, ny=1), {"bar": law}, dirichlet=[Dirichlet("left", 0.0)],
+                                     neumann=[Traction("right", 10.0)])
+
+
+def test_line_search_converges_where_plain_newton_stalls(caplog):
+    """FE² with stiffening cells under a large heat flux in one step: the full Newton correction
+    overshoots (plain Newton stalls near |r| = 1 for 12 iterations, then cuts the step back three
+    times); the line search damps the first correction and converges in the one step, quadratically
+    at the end. The cell histories of the rejected trials are never committed: with the histories
+    kept on (in-process) workers, the run is the same to the last bit."""
+    cell, problem = conducting_bar()
+    caplog.set_level(logging.INFO, logger="fe2")
+    steps = problem(fe2.RVELaw(cell)).solve(1)
+    assert [(s.load, s.cutbacks) for s in steps] == [(1.0, 0)]
+    residuals = np.array(steps[0].residuals)
+    assert len(residuals) - 1 <= 8 and residuals[-1] <= 1e-8
+    damped = [float(m) for m in re.findall(r"line search step ([\d.e-]+)", caplog.text)]
+    assert damped and all(0 < s < 1 for s in damped), caplog.text
+    assert "cutting the increment" not in caplog.text
+    tail = [(a, b) for a, b in zip(residuals[:-1], residuals[1:]) if a < 1e-2 and b > 1e-14]
+    assert tail and all(b <= 20 * a**2 for a, b in tail), residuals
+    on_workers = problem(fe2.RVELaw(cell, executor=fe2.parallel.Serial())).solve(1)
+    np.testing.assert_array_equal(on_workers[0].field, steps[0].field)
+    assert on_workers[0].residuals == steps[0].residuals
+
+
+def test_line_search_with_plastic_cells_commits_only_the_converged_histories(caplog):
+    """J2 cells whose micro Newton is allowed few iterations: full macro corrections make some cells
+    fail, and the line search shortens them. The plastic strains of the committed histories are
+    those of the run with histories held on workers (which keep one trial version only)."""
+    cell = fe2.Cell(fe2.geometry.inclusion(0.3, h=0.3), {"matrix": J2, "inclusion": fe2.Isotropic(400.0, 0.2)})
+    caplog.set_level(logging.INFO, logger="fe2")
+    runs = []
+    for executor in (None, fe2.parallel.Serial()):
+        law = fe2.RVELaw(cell, max_iterations=4, executor=executor)
+        problem = tension(bar(nx=3, ny=1, length=3.0), law, pull=0.012)
+        steps = problem.solve(1)
+        assert "line search step" in caplog.text
+        caplog.clear()
+        runs.append((steps, np.array([h["micro"]["matrix"]["p"] for h in law.histories(problem.states["bar"]).ravel()])))
+    (steps, p), (steps_on_workers, p_on_workers) = runs
+    assert steps[-1].load == 1.0 and p.max() > 0
+    np.testing.assert_array_equal(p, p_on_workers)
+    np.testing.assert_array_equal(steps[-1].field, steps_on_workers[-1].field)
+    assert [s.load for s in steps] == [s.load for s in steps_on_workers]
+
+
+def test_leaving_the_small_strain_range_warns_once():
+    """A bar pulled to 30 % in three steps: the range |eps| <= 0.1 is left in the second step, and
+    that step warns, naming the size and the point; the third (already beyond) does not warn again.
+    Conduction has no such range."""
+    problem = tension(bar(nx=2, ny=1, length=2.0), SOFT, pull=0.6)
+    with pytest.warns(fe2.materials.law.StrainRangeWarning) as caught:
+        problem.solve([0.1, 0.5, 1.0])
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert re.search(r"leaves the small-strain range at load 0.5: \|eps\| = 0\.1\d+ > 0.1 at element \d+ \(centre "
+                     r"\[[\d., ]+\]\), quadrature point 0, phase 'bar' \(Isotropic\(E=1, nu=0.3\)\)", message), message
+    assert caught[0].filename == __file__                  # attributed to the line that called solve
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tension(bar(nx=2, ny=1, length=2.0), SOFT, pull=0.1).solve(1)                       # 5 %: silent
+        Problem(bar(nx=2, ny=1, length=2.0), {"bar": fe2.Conductor(1.0)},
+                dirichlet=[Dirichlet("left", 0.0), Dirichlet("right", 5.0)]).solve(1)     # a gradient of 2.5: silent

@@ -1,6 +1,6 @@
 """ParaView-ready output read back through VTK's own readers (pyvista): the macro series against the
-load factor, the macro and micro arrays and their values, micro cells placed beside their macro
-point (micro.pvd), units, and the single-cell output of homogenize."""
+load factor, the macro and micro arrays and their values, the full plane-strain stress, micro cells
+placed beside their macro point (micro.pvd), units, and the single-cell output of homogenize."""
 
 import json
 import shutil
@@ -62,9 +62,10 @@ def test_macro_series_reads_back_with_the_steps_fields(run):
         stress = macro.cell_data["stress"].reshape(-1, 3, 3)
         expected = from_mandel(np.einsum("eq,eqk->ek", body.dx, step.stress) / volume[:, None])
         np.testing.assert_allclose(stress[:, :2, :2], expected, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(stress, stress.transpose(0, 2, 1), atol=1e-14)  # symmetric (zz unknown: NaN)
+        np.testing.assert_allclose(stress, stress.transpose(0, 2, 1), atol=1e-14)
         nodal = macro.point_data["stress"].reshape(-1, 3, 3)
         np.testing.assert_allclose(nodal, nodal.transpose(0, 2, 1), atol=1e-14)
+        assert np.isfinite(stress).all() and np.isfinite(nodal).all() and np.isfinite(macro.cell_data["von_mises"]).all()
         assert 0 < macro.cell_data["hill_mandel"].max() < 1e-8
         np.testing.assert_array_equal(macro.cell_data["phase"], 0)
     p = macro.cell_data["plastic_strain"]
@@ -109,22 +110,93 @@ def test_micro_series_lists_the_placed_files_at_the_macro_times(run):
     assert sorted(p.name for p in (folder / "step_002").glob("micro_*.vtu")) == [f"micro_{e}.vtu" for e in MICRO]
 
 
+def vtk_unit(grid, name):
+    """The unit VTK loaded with the array ``name`` (cell data first; "length": the points), "" if none."""
+    if name == "length":
+        return fe2.io.array_unit(grid.GetPoints().GetData())
+    array = grid.GetCellData().GetAbstractArray(name) or grid.GetPointData().GetAbstractArray(name)
+    return fe2.io.array_unit(array)
+
+
 def test_units_read_back(run):
+    """Units go with each array (VTK's UNITS_LABEL): VTK loads them, fe2.io.read_units reads them
+    without VTK, meshio reads the same files (it skips them), and units.json lists them all."""
+    import meshio
+
     folder, *_ = run
-    macro = pv.read(folder / "step_001" / "macro.vtu")
-    unit = lambda grid, name: str(grid.field_data[f"{name}_unit"][0])  # noqa: E731
-    assert (unit(macro, "length"), unit(macro, "displacement"), unit(macro, "stress")) == ("mm", "mm", "GPa")
-    assert unit(macro, "plastic_strain") == unit(macro, "hill_mandel") == unit(macro, "strain") == "-"
+    path = folder / "step_001" / "macro.vtu"
+    macro = pv.read(path)
+    assert (vtk_unit(macro, "length"), vtk_unit(macro, "displacement"), vtk_unit(macro, "stress")) == ("mm", "mm", "GPa")
+    assert vtk_unit(macro, "plastic_strain") == vtk_unit(macro, "hill_mandel") == vtk_unit(macro, "strain") == "-"
+    assert vtk_unit(macro, "phase") == ""
+    assert fe2.io.read_units(path) == {"length": "mm", "displacement": "mm", "strain": "-", "stress": "GPa",
+                                       "von_mises": "GPa", "plastic_strain": "-", "hill_mandel": "-"}
     micro = pv.read(folder / "step_001" / "micro_0.vtu")
-    assert unit(micro, "stress") == unit(micro, "von_mises") == "GPa"
+    assert vtk_unit(micro, "stress") == vtk_unit(micro, "von_mises") == "GPa"
     # micro displacements are in the cell's own length scale: no unit claimed, nor for the coordinates
-    assert "displacement_unit" not in micro.field_data.keys() and "length_unit" not in micro.field_data.keys()
+    assert vtk_unit(micro, "displacement") == vtk_unit(micro, "length") == ""
+    assert set(fe2.io.read_units(folder / "step_001" / "micro_0.vtu")) == {"strain", "stress", "von_mises", "plastic_strain"}
     placed = pv.read(folder / "step_001" / "placed_micro_0.vtu")
-    assert unit(placed, "length") == "mm"  # placed in macro coordinates
+    assert vtk_unit(placed, "length") == "mm"  # placed in macro coordinates
     np.testing.assert_array_equal(micro.field_data["matrix"], [0, 2])
     np.testing.assert_array_equal(micro.field_data["fiber"], [1, 2])
+    assert list(micro.field_data.keys()) == ["matrix", "fiber"]  # numeric field data only
     table = json.loads((folder / "units.json").read_text())
     assert table["quantities"] == UNITS and table["macro"]["stress"] == "GPa" and table["micro"]["von_mises"] == "GPa"
+    for name in ("macro.vtu", "micro_0.vtu", "placed_micro_0.vtu"):
+        mesh = meshio.read(folder / "step_001" / name)
+        assert "stress" in mesh.cell_data and mesh.field_data["matrix" if "micro" in name else "plate"].tolist()[1] == 2
+
+
+def test_macro_stress_zz_is_the_cell_average_of_the_micro_stress_zz(run):
+    """Plane strain: sigma_zz of an FE² point (cell data) is the cell average of the micro sigma_zz,
+    here computed from the histories by hand: lambda (eps_xx + eps_yy) - 2 mu eps_p,zz in the J2
+    matrix (eps_p is deviatoric), lambda (eps_xx + eps_yy) in the elastic fiber. Point data: the
+    area-weighted average of the elements around each vertex, zz included."""
+    folder, problem, steps, _ = run
+    body = problem.body
+    cell = body.materials["plate"].cell
+    histories = problem.states["plate"]          # after the last step
+    expected = np.empty(body.dx.shape)
+    for (e, q), history in np.ndenumerate(histories):
+        eps = cell.strain(history["field"])
+        szz = np.empty(cell.dx.shape)
+        for index, name in enumerate(cell.phases):
+            law, mine = cell.materials[name], cell.phase == index
+            szz[mine] = law.lam * (eps[mine, :, 0] + eps[mine, :, 1])
+            if name == "matrix":
+                szz[mine] -= 2 * law.mu * history["micro"]["matrix"]["plastic_strain"][..., 2]
+        expected[e, q] = np.sum(cell.dx * szz) / cell.dx.sum()
+    expected = np.sum(body.dx * expected, axis=1) / body.dx.sum(axis=1)
+    macro = pv.read(folder / f"step_{steps[-1].number:03d}" / "macro.vtu")
+    stress = macro.cell_data["stress"].reshape(-1, 3, 3)
+    np.testing.assert_allclose(stress[:, 2, 2], expected, rtol=1e-10, atol=1e-14)
+    assert expected.max() > 0.1 and np.ptp(expected) > 0.1  # far from zero, and varying over the plate
+    assert np.all(stress[:, 2, :2] == 0) and np.all(stress[:, :2, 2] == 0)
+    nodal = macro.point_data["stress"].reshape(-1, 3, 3)
+    area = body.dx.sum(axis=1)
+    for vertex in (0, body.mesh.p.shape[1] // 2, body.mesh.p.shape[1] - 1):
+        around = np.flatnonzero((body.mesh.t == vertex).any(axis=0))
+        assert nodal[vertex, 2, 2] == pytest.approx(area[around] @ expected[around] / area[around].sum(), rel=1e-10)
+    s = stress[0]
+    dev = s - np.trace(s) / 3 * np.eye(3)
+    assert macro.cell_data["von_mises"][0] == pytest.approx(np.sqrt(1.5 * np.sum(dev * dev)), rel=1e-12)
+
+
+def test_elastic_plate_has_the_plane_strain_stress_zz(tmp_path):
+    """A homogeneous elastic plate: sigma_zz = nu (sigma_xx + sigma_yy) in cell and point data."""
+    from fe2.macro import Dirichlet, Problem
+
+    law = fe2.Isotropic(E=3.0, nu=0.3)
+    problem = Problem(fe2.geometry.plate_with_hole(width=1.0, radius=0.3, h=0.3), {"plate": law}, dirichlet=[
+        Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,)),
+        Dirichlet("right", 0.01, components=(0,))])
+    problem.solve(1, callback=MacroWriter(tmp_path))
+    macro = pv.read(tmp_path / "step_001" / "macro.vtu")
+    for data in (macro.cell_data, macro.point_data):
+        stress = data["stress"].reshape(-1, 3, 3)
+        assert np.abs(stress[:, 0, 0]).max() > 1e-3
+        np.testing.assert_allclose(stress[:, 2, 2], law.nu * (stress[:, 0, 0] + stress[:, 1, 1]), rtol=1e-10, atol=1e-14)
 
 
 def test_micro_newton_histories_are_kept(run):
@@ -183,9 +255,13 @@ def test_homogenize_output_reads_back(tmp_path):
         np.testing.assert_allclose(to_mandel(stress[:2, :2]), case.stress, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(to_mandel(strain[:2, :2]), case.strain, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(stress, stress.T, atol=1e-14)
-        assert len(meshio.read(path).points) == grid.n_points  # without units, meshio reads it too
-    # units on a cell's output; non-ASCII units survive
+        assert len(meshio.read(path).points) == grid.n_points
+    # units on a cell's output; non-ASCII units survive, and meshio reads the file as well
     case = result.cases[0]
     path = fe2.io.write_vtu(cell, tmp_path / "units.vtu", case.field, case.strain, units={"length": "µm", "stress": "MPa"})
     grid = pv.read(path)
-    assert str(grid.field_data["displacement_unit"][0]) == "µm" and str(grid.field_data["von_mises_unit"][0]) == "MPa"
+    assert vtk_unit(grid, "displacement") == "µm" and vtk_unit(grid, "von_mises") == "MPa"
+    assert fe2.io.read_units(path)["length"] == "µm"
+    mesh = meshio.read(path)
+    np.testing.assert_array_equal(mesh.cell_data["stress"][0], grid.cell_data["stress"])
+    np.testing.assert_array_equal(mesh.field_data["inclusion"], [cell.phases.index("inclusion"), 2])

@@ -234,6 +234,36 @@ class Body:
                 stress[elements], new[name] = (C @ strain[elements][..., None])[..., 0], None
         return stress, tangent, new
 
+    def out_of_plane_stress(self, strain, states=None):
+        """sigma_zz (nel, nqp) at the quadrature points of this 2D (plane-strain) elastic body for the
+        strain field (nel, nqp, 3) and the phases' states (dict phase -> state, as :meth:`respond`
+        takes them; None: virgin). A phase answers through its law's ``out_of_plane_stress(strain, state)``
+        where it has one (J2 plasticity, a cell), else a linear law through the zz row of its 3D tensor,
+        C[zz, (xx, yy, xy)] . eps (lambda (eps_xx + eps_yy) for an isotropic one); NaN for a law known only in 2D."""
+        if self.physics.name != "elasticity" or self.dim != 2:
+            raise ValueError(f"sigma_zz is the out-of-plane stress of plane strain, not of {self.dim}D {self.physics.name}")
+        strain = np.asarray(strain, dtype=float)
+        if strain.shape != self.dx.shape + (3,):
+            raise ValueError(f"strain field of shape {strain.shape} for a body of {self.dx.shape} quadrature points "
+                             f"(expected {self.dx.shape + (3,)})")
+        out = np.full(self.dx.shape, np.nan)
+        points = None
+        for index, name in enumerate(self.phases):
+            elements, law = self.phase_elements[index], self.materials[name]
+            if hasattr(law, "out_of_plane_stress"):
+                out[elements] = law.out_of_plane_stress(strain[elements], None if states is None else states.get(name))
+            elif law.linear:
+                try:
+                    if law.is_field:
+                        points = self.basis.mapping.F(self.basis.X) if points is None else points
+                        row = law.tensor_at(3, points[:, elements])[..., 2, [0, 1, 5]]     # (nel, nqp, 3)
+                    else:
+                        row = law.tensor(3)[2, [0, 1, 5]]
+                except ValueError:  # a stiffness known only in 2D: no sigma_zz
+                    continue
+                out[elements] = np.einsum("...k,...k->...", row, strain[elements])
+        return out
+
     def initial_states(self):
         """The virgin history of every phase at its quadrature points (None for laws without history)."""
         shape = lambda index: (self.phase_elements[index].size, self.dx.shape[1])  # noqa: E731

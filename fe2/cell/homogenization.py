@@ -11,6 +11,7 @@ import numpy as np
 from . import bounds, nonlinear
 from .averages import averages, linearized
 from .conditions import Kubc, Periodic, Subc
+from ..materials.law import SMALL_STRAIN, warn_from_caller
 from ..notation import mandel_to_voigt
 from ..timing import timed
 
@@ -30,6 +31,10 @@ def response(cell, strain, bc, state=None):
     (None: virgin), so this is the same stress and tangent; use that function to get the new history.
     """
     strain = cell.check_strain(strain)  # before any assembly or factorization
+    if cell.physics.name == "elasticity" and np.linalg.norm(strain) > SMALL_STRAIN:
+        warn_from_caller(f"the macro strain given to the cell is beyond the small-strain range: |eps| = "
+                         f"{np.linalg.norm(strain):.3g} > {SMALL_STRAIN:g} for {strain.tolist()} (Mandel); its "
+                         "small-strain laws extrapolate there")
     if not cell.linear:
         solution = nonlinear.solve(cell, strain, bc, state)
         return solution.stress, solution.tangent

@@ -189,7 +189,7 @@ def _warp(step_folder):
 
 
 def _read(path):
-    """A VTU file through VTK (pyvista): it keeps the string field data (units) meshio cannot read."""
+    """A VTU file through VTK (pyvista), which also loads the arrays' units (``UNITS_LABEL``)."""
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
     return pv.read(path)

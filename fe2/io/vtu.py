@@ -3,20 +3,26 @@
 Point data are the values at the mesh vertices (P2 mid-side values are not written); cell data are
 element averages over the quadrature points. Tensors are written as full 3x3 arrays (9 components,
 row-major), vectors with 3 components, so ParaView shows them in 2D and 3D alike. In 2D (plane
-strain) the stress carries sigma_zz from the phase's 3D law (or as given for a nonlinear stress),
-and ``von_mises`` is that of the full 3D stress; both are left out where sigma_zz is not known.
+strain) the stress carries sigma_zz (:meth:`fe2.cell.body.Body.out_of_plane_stress`: from each
+phase's 3D law, or as given for a nonlinear stress), and ``von_mises`` is that of the full 3D
+stress; sigma_zz is NaN and von Mises left out where a law is known only in 2D.
 
-Field data (read by VTK/ParaView/pyvista as ``grid.field_data``): one integer array per phase name,
-``[phase index, dimension]``; with ``units`` (a dict of quantities such as ``{"length": "mm",
-"stress": "GPa"}``) one string array ``<array>_unit`` per written array whose unit is known (see
-:func:`array_units`) and ``length_unit`` for the coordinates; extra numeric ``field_data`` as given
-(e.g. the placement of a micro cell beside its macro point). meshio does not write VTU field data,
-so it is added to the XML after meshio wrote the file; meshio 5.3 cannot read VTU string arrays
-back, so a file written with units is for VTK readers (ParaView, pyvista), one without units for any.
+Field data (``grid.field_data`` in VTK/ParaView/pyvista, ``mesh.field_data`` in meshio): one integer
+array per phase name, ``[phase index, dimension]``, and extra numeric ``field_data`` as given (e.g.
+the placement of a micro cell beside its macro point). meshio does not write VTU field data, so it
+is added to the XML after meshio wrote the file. Field data stay numeric: meshio cannot read VTU
+string arrays (it exits the process).
+
+Units (``units``: a dict of quantities such as ``{"length": "mm", "stress": "GPa"}``) are stored
+with each array whose unit is known (see :func:`array_units`) and with the coordinates, under VTK's
+own key for the unit of an array, ``UNITS_LABEL`` (an ``<InformationKey>`` element of the array:
+VTK and ParaView load it with the array, meshio skips it). :func:`read_units` reads them back from
+any such file without VTK; :func:`array_unit` reads one from a VTK array.
 """
 
 import json
 import re
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from xml.sax.saxutils import quoteattr, unescape
 
@@ -44,10 +50,12 @@ def pad_tensor(tensors):
 def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     """Point and cell data of the field u (DOF vector) on ``cell`` (any body), named for ParaView;
     ``stress`` the quadrature-point stress of a nonlinear law (default: tangent times strain) and,
-    in plane strain, ``stress_zz`` its out-of-plane stress per element (unknown if not given for a
-    nonlinear stress: then sigma_zz and von Mises are left out)."""
+    in plane strain, ``stress_zz`` its out-of-plane stress per element (default for the tangent
+    stress: :meth:`fe2.cell.body.Body.out_of_plane_stress` of the virgin laws; for a given stress
+    without it sigma_zz is not known: NaN, and no von Mises)."""
     nodal = u[cell.vertex_dofs]                                        # (nvertices, ncomp)
-    strain = element_average(cell, cell.strain(u))
+    strain_qp = cell.strain(u)
+    strain = element_average(cell, strain_qp)
     explicit = stress
     stress = element_average(cell, cell.linearize().stress(u) if stress is None else stress)
     point, cells = {}, {"phase": cell.phase.astype(np.int32)}
@@ -59,12 +67,12 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
         cells["strain"] = pad_tensor(from_mandel(strain))
         s = pad_tensor(from_mandel(stress)).reshape(-1, 3, 3)
         if cell.dim == 2:
-            zz = out_of_plane_row(cell) if stress_zz is None and explicit is None else None
-            s[:, 2, 2] = stress_zz if stress_zz is not None else (np.nan if zz is None else np.einsum("ek,ek->e", zz, strain))
+            if stress_zz is None and explicit is None:
+                stress_zz = element_average(cell, cell.out_of_plane_stress(strain_qp))
+            s[:, 2, 2] = np.nan if stress_zz is None else stress_zz
         cells["stress"] = s.reshape(-1, 9)
         if not np.isnan(s[:, 2, 2]).any():
-            dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] / 3 * np.eye(3)
-            cells["von_mises"] = np.sqrt(1.5 * np.einsum("eij,eij->e", dev, dev))
+            cells["von_mises"] = von_mises(s)
     else:
         point["temperature"] = nodal[:, 0]
         if fluct is not None:
@@ -74,20 +82,10 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     return point, cells
 
 
-def out_of_plane_row(cell):
-    """Plane strain: sigma_zz = C[zz, (xx, yy, xy)] . eps per element, from each phase's 3D law
-    (at the element centroid for coefficient fields); None when a law is only known in 2D."""
-    rows = np.empty((cell.mesh.t.shape[1], 3))
-    centroids = cell.mesh.p[:, cell.mesh.t].mean(axis=1)
-    for index, name in enumerate(cell.phases):
-        law = cell.materials[name]
-        elements = cell.phase == index
-        try:
-            C = law.tensor_at(3, centroids[:, elements])                   # (nel_phase, 6, 6)
-        except ValueError:
-            return None
-        rows[elements] = C[:, 2, [0, 1, 5]]
-    return rows
+def von_mises(stress):
+    """The von Mises stress sqrt(3/2 s:s) of full 3x3 stresses (n, 3, 3), s the deviator."""
+    dev = stress - np.trace(stress, axis1=1, axis2=2)[:, None, None] / 3 * np.eye(3)
+    return np.sqrt(1.5 * np.einsum("eij,eij->e", dev, dev))
 
 
 def vtu_mesh(cell, u, macro_strain=None, stress=None, point_data=None, cell_data=None, stress_zz=None):
@@ -150,24 +148,71 @@ def array_units(units, mesh, physics, intensive_only=False):
     return out
 
 
+UNITS_KEY = "UNITS_LABEL"  # VTK's information key for the unit of a data array (vtkDataArray::UNITS_LABEL)
+
+
 def save_vtu(mesh, path, units=None, field_data=None):
     """Write a meshio ``mesh`` to ``path`` (a .vtu) with its field data: the mesh's own numeric
-    ``field_data``, the extra numeric ``field_data`` {name: array} and ``units`` {array: unit} as
-    string arrays named ``<array>_unit``. The file is replaced atomically (:func:`fe2.io.files.replaced`)."""
+    ``field_data`` and the extra numeric ``field_data`` {name: array}; ``units`` {array: unit, and
+    "length" for the coordinates} go with each named array as its ``UNITS_LABEL``. The file is
+    replaced atomically (:func:`fe2.io.files.replaced`)."""
     path = Path(path)
     arrays = {**mesh.field_data, **(field_data or {})}
-    xml = [_numeric_array(name, value) for name, value in arrays.items()]
-    xml += [_string_array(f"{name}_unit", [unit]) for name, unit in (units or {}).items()]
+    xml = [_numeric_array(name, value) for name, value in arrays.items()]  # checked before anything is written
+    units = {str(name): str(unit) for name, unit in (units or {}).items()}
     with replaced(path) as tmp:
         meshio.write(tmp, mesh, file_format="vtu")
-        if xml:
-            text = tmp.read_bytes()
-            tag = b"<UnstructuredGrid>"
-            if text.count(tag) < 1:
-                raise RuntimeError(f"unexpected VTU layout written by meshio for {path}")
-            text = text.replace(tag, tag + b"\n<FieldData>\n" + "\n".join(xml).encode() + b"\n</FieldData>", 1)
-            tmp.write_bytes(text)
+        if xml or units:
+            tree = ElementTree.parse(tmp)
+            grid = tree.getroot().find("UnstructuredGrid")
+            if grid is None:
+                raise RuntimeError(f"unexpected VTU layout written by meshio for {path}: no UnstructuredGrid")
+            if xml:
+                grid.insert(0, ElementTree.fromstring("<FieldData>" + "".join(xml) + "</FieldData>"))
+            for array, key in _data_arrays(grid):
+                if key in units:
+                    label = ElementTree.SubElement(array, "InformationKey", name=UNITS_KEY, location="vtkDataArray")
+                    label.text = units[key]
+            tree.write(tmp, encoding="utf-8", xml_declaration=True)
     return path
+
+
+def _data_arrays(grid):
+    """(DataArray element, unit key) of the points ("length") and of every point and cell data array (its name)."""
+    for piece in grid.iter("Piece"):
+        for section in piece:
+            if section.tag in ("Points", "PointData", "CellData"):
+                for array in section.iter("DataArray"):
+                    yield array, "length" if section.tag == "Points" else array.get("Name")
+
+
+def read_units(path):
+    """{array: unit} of a VTU file written with units ("length": the coordinates'), read from its
+    XML (no VTK needed; meshio ignores them). Arrays in both point and cell data have one unit."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        grid = ElementTree.parse(path).getroot().find("UnstructuredGrid")
+    except ElementTree.ParseError as error:
+        raise ValueError(f"{path} is not a VTU (XML) file: {error}") from None
+    if grid is None:
+        raise ValueError(f"{path} is not a VTU file: it has no UnstructuredGrid")
+    found = {}
+    for array, key in _data_arrays(grid):
+        for label in array.iter("InformationKey"):
+            if label.get("name") == UNITS_KEY:
+                found[key] = (label.text or "").strip()
+    return found
+
+
+def array_unit(array):
+    """The unit (``UNITS_LABEL``) of a VTK data array (e.g. ``grid.GetCellData().GetArray("stress")``
+    of a file read by VTK or pyvista), "" if it has none."""
+    from vtkmodules.vtkCommonCore import vtkDataArray  # only readers that use VTK need it
+
+    information, key = array.GetInformation(), vtkDataArray.UNITS_LABEL()
+    return str(information.Get(key)).strip() if information.Has(key) else ""
 
 
 def _numeric_array(name, value):
@@ -180,12 +225,6 @@ def _numeric_array(name, value):
         raise ValueError(f"field data {name!r} must be numeric, got {value.dtype}")
     shape = f'NumberOfTuples="{value.shape[0]}" NumberOfComponents="{value.shape[1]}"' if value.ndim == 2 else f'NumberOfTuples="{value.size}"'
     return f'<DataArray type="{kind}" Name={quoteattr(str(name))} {shape} format="ascii">{text}</DataArray>'
-
-
-def _string_array(name, strings):
-    """A VTK string array in ASCII: each string as its UTF-8 byte values, terminated by 0."""
-    text = " ".join(" ".join([*(str(b) for b in s.encode()), "0"]) for s in strings)
-    return f'<DataArray type="String" Name={quoteattr(str(name))} NumberOfTuples="{len(strings)}" format="ascii">{text}</DataArray>'
 
 
 def element_average(body, values):

@@ -12,11 +12,15 @@ two series in one ParaView session animates the macro field with the cells at th
 
 Macro fields (names as written):
     point data  displacement (temperature), strain and stress (gradient and flux) averaged to the nodes
-    cell data   strain, stress (gradient, flux), phase, plastic_strain (equivalent plastic strain p,
+    cell data   strain, stress (gradient, flux), von_mises, phase, plastic_strain (equivalent plastic strain p,
                 averaged over the cell for cell-backed points), hill_mandel (the Hill-Mandel residual
                 of each point's last cell solve, cell-backed phases; 0 elsewhere)
 Micro fields: see :mod:`fe2.io` (displacement, fluctuation, strain, stress, von_mises, plastic_strain, phase).
 Tensors are full 3x3 (9 components, row-major xx xy xz yx yy yz zx zy zz; tensor shear, not Voigt).
+In plane strain the strain's zz is 0 and the stress's zz is sigma_zz of each point's law
+(:meth:`fe2.cell.body.Body.out_of_plane_stress`): lambda (eps_xx + eps_yy) for an isotropic phase,
+[C_e (eps - eps_p)]_zz for J2 plasticity, the cell average of the micro sigma_zz for a cell-backed
+point; NaN only for a law known only in 2D (then no von_mises).
 
 Placement of a micro cell: x = scale * y + translation for every cell point y, with
     scale       = micro_scale * d_element / d_cell (d: bounding-box diagonal; micro_scale 0.8 by default)
@@ -27,11 +31,12 @@ in each placed file's field data: placement_scale, placement_translation, placem
 macro_element. Only the points move: the arrays are those of micro_<element>.vtu (displacements of
 the cell in its own length scale, stresses in the macro stress unit).
 
-Units (``MacroWriter(..., units={"length": "mm", "stress": "GPa"})``) go into each VTU's field
-data as string arrays ``<array>_unit`` (and ``length_unit`` for the coordinates; "-" for
-dimensionless arrays; see :func:`fe2.io.array_units`) and into ``units.json`` beside macro.pvd
-({"quantities": given, "macro": {array: unit}, "micro": {array: unit}}). Micro files carry units
-only for the arrays that do not depend on the cell's length scale (strain, stress, flux, ...).
+Units (``MacroWriter(..., units={"length": "mm", "stress": "GPa"})``) go with each array of each
+VTU as VTK's ``UNITS_LABEL`` (and with the coordinates for "length"; "-" for dimensionless arrays;
+see :func:`fe2.io.array_units`, :func:`fe2.io.read_units`), read by VTK and ParaView and skipped by
+meshio, and into ``units.json`` beside macro.pvd ({"quantities": given, "macro": {array: unit},
+"micro": {array: unit}}), which any reader can use. Micro files carry units only for the arrays
+that do not depend on the cell's length scale (strain, stress, flux, ...).
 """
 
 import json
@@ -42,10 +47,10 @@ import numpy as np
 
 from ..macro.rve_law import RVELaw
 from ..notation import from_mandel
-from .files import atomic_write
+from .files import atomic_write, run_lock
 from .record import micro_history, record_step
-from .vtu import (array_units, element_average, nodal_average, out_of_plane_row, pad, pad_tensor, read_pvd, save_vtu,
-                  vtu_mesh, write_pvd)
+from .vtu import (array_units, element_average, nodal_average, pad, pad_tensor, read_pvd, save_vtu, vtu_mesh,
+                  write_pvd)
 
 
 def gather(problem, states):
@@ -74,6 +79,7 @@ class MacroWriter:
 
     def __init__(self, folder, micro_points=(), units=None, micro_scale=None):
         self.folder = Path(folder)
+        self._lock = run_lock(self.folder)  # the folder is this run's: another process writing to it is refused
         self.micro_points = micro_points
         self.units = {str(k): str(v) for k, v in dict(units).items()} if units else None
         self.micro_scale = 0.8 if micro_scale is None else float(micro_scale)
@@ -96,14 +102,17 @@ class MacroWriter:
         stress = step.stress if step.stress is not None else body.respond(strain, states)[0]
         strain_e, stress_e = element_average(body, strain), element_average(body, stress)
         p, hill_mandel = self.point_summaries(problem, states)
-        point, cell = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}
+        point, cell, stress_zz = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}, None
         if body.physics.name == "elasticity":
+            full = pad_tensor(from_mandel(stress_e)).reshape(-1, 3, 3)
+            if body.dim == 2:  # plane strain: sigma_zz of each point's law or cell
+                full[:, 2, 2] = stress_zz = element_average(body, body.out_of_plane_stress(strain, states))
             point["strain"] = pad_tensor(from_mandel(nodal_average(body, strain_e)))
-            point["stress"] = pad_tensor(from_mandel(nodal_average(body, stress_e)))
+            point["stress"] = nodal_average(body, full.reshape(-1, 9))
         else:
             point["gradient"] = pad(nodal_average(body, strain_e))
             point["flux"] = pad(-nodal_average(body, stress_e))
-        macro = vtu_mesh(body, u, stress=stress, point_data=point, cell_data=cell)
+        macro = vtu_mesh(body, u, stress=stress, point_data=point, cell_data=cell, stress_zz=stress_zz)
         macro_units = array_units(self.units, macro, body.physics.name)
         save_vtu(macro, folder / "macro.vtu", units=macro_units)
         points = self.micro_points(problem, u, states) if callable(self.micro_points) else self.micro_points
@@ -160,9 +169,11 @@ class MacroWriter:
             micro = history["micro"].get(phase)
             if isinstance(micro, dict) and "p" in micro:
                 p[cell.phase == index] = micro["p"].mean(axis=1)
+        plane_strain = cell.dim == 2 and cell.physics.name == "elasticity"
+        stress_zz = (element_average(cell, cell.out_of_plane_stress(cell.strain(history["field"]), history["micro"]))
+                     if plane_strain else None)
         mesh = vtu_mesh(cell, history["field"], history["strain"], stress=law.micro_stress(history),
-                        cell_data={"plastic_strain": p},
-                        stress_zz=_plane_strain_szz(cell, history) if cell.dim == 2 and cell.physics.name == "elasticity" else None)
+                        cell_data={"plastic_strain": p}, stress_zz=stress_zz)
         return _write_micro_files(body, element, cell, mesh, path, units, micro_scale)
 
 
@@ -204,22 +215,6 @@ def _step_of(file):
     """The step number of a file ``step_k/...`` of the series."""
     match = re.match(r"step_(\d+)/", file)
     return int(match.group(1)) if match else 0
-
-
-def _plane_strain_szz(cell, history):
-    """Element-averaged sigma_zz of a plane-strain cell: C (eps - eps_p)_zz from each phase's 3D law."""
-    strain = cell.strain(history["field"])
-    szz = np.zeros(cell.dx.shape)
-    rows = None
-    for index, phase in enumerate(cell.phases):
-        elements = cell.phase == index
-        material, micro = cell.materials[phase], history["micro"].get(phase)
-        if hasattr(material, "stress_3d"):
-            szz[elements] = material.stress_3d(strain[elements], micro)[..., 2]
-        else:
-            rows = out_of_plane_row(cell) if rows is None else rows
-            szz[elements] = np.einsum("ek,eqk->eq", rows[elements], strain[elements])
-    return element_average(cell, szz)
 
 
 def _series_loads(folder):

@@ -9,6 +9,7 @@ the boundary facets.
 """
 
 import dataclasses
+import numbers
 
 import numpy as np
 
@@ -23,6 +24,17 @@ class Dirichlet:
     value: object = 0.0
     components: tuple = None
 
+    def __post_init__(self):
+        _check_name(self)
+        if not callable(self.value):
+            _finite_numbers(self, "a number, one number per component, or a function of the positions")
+        if self.components is not None:
+            components = np.atleast_1d(np.asarray(self.components, dtype=object))
+            if components.ndim != 1 or not all(isinstance(c, numbers.Integral) and not isinstance(c, bool)
+                                               for c in components):
+                raise ValueError(f"Dirichlet on {self.boundary!r}: components must be component numbers "
+                                 f"(e.g. (0,) for the x component), got {self.components!r}")
+
 
 @dataclasses.dataclass(frozen=True)
 class Traction:
@@ -30,6 +42,29 @@ class Traction:
 
     boundary: str
     value: object
+
+    def __post_init__(self):
+        _check_name(self)
+        _finite_numbers(self, "a number or one number per component")
+
+
+def _check_name(condition):
+    if not isinstance(condition.boundary, str):
+        raise ValueError(f"{type(condition).__name__}: the boundary is named by a string (a boundary of the mesh), "
+                         f"got {condition.boundary!r}")
+
+
+def _finite_numbers(condition, kind):
+    """ValueError unless the condition's value is finite numbers (checked where it is made, before any work)."""
+    where = f"{type(condition).__name__} on {condition.boundary!r}"
+    try:
+        value = np.asarray(condition.value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: the value must be {kind}, got {condition.value!r}") from None
+    if value.ndim > 1:
+        raise ValueError(f"{where}: the value must be {kind}, got an array of shape {value.shape}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{where}: the value must be finite, got {value.tolist()}")
 
 
 def dirichlet_dofs(conditions, mesh, ncomp, *, physics, basis=None, where="mesh"):
@@ -76,6 +111,9 @@ def _values(bc, x, ncomp):
             raise ValueError(f"Dirichlet on {bc.boundary!r}: got shape {g.shape}; give a number or {ncomp} numbers, "
                              f"got {g.tolist()}")
         g = g[:, None] if g.ndim else g
-    if not np.all(np.isfinite(g)):
-        raise ValueError(f"Dirichlet on {bc.boundary!r}: the values are not finite")
+    bad = ~np.isfinite(np.broadcast_to(g, (ncomp, n)))
+    if np.any(bad):
+        where = np.round(x[:, np.argmax(bad.any(axis=0))], 6).tolist()
+        raise ValueError(f"Dirichlet on {bc.boundary!r}: the value must be finite, but it is not at x = {where} "
+                         f"({int(bad.any(axis=0).sum())} of {n} nodes)")
     return np.broadcast_to(g, (ncomp, n))

@@ -12,17 +12,22 @@ micro Newton, fails is cut in half and retried from the last committed state, up
 times. Material histories are committed only when a step converges.
 """
 
+import contextlib
 import dataclasses
 import logging
+import numbers
 import time
+from pathlib import Path
 
 import numpy as np
 from skfem import Basis, FacetBasis, LinearForm
 
 from ..io import checkpoint as _checkpoint
+from ..io.files import run_lock
 from ..cell.body import Body
 from ..cell.assembly import Pattern
 from ..cell.nonlinear import MicroDivergence
+from ..materials.law import SMALL_STRAIN, largest_strain, warn_from_caller
 from ..materials.plasticity import ReturnMappingError
 from .boundary import Dirichlet, Traction, dirichlet_dofs
 
@@ -114,86 +119,120 @@ class Problem:
         the allowed iterations) the increment doubles, no step passing the next scheduled load.
         After each
         converged step, ``callback(step, u, states, problem)`` runs (output) and, if ``checkpoint``
-        is a path, the committed state is saved there; ``restart=True`` continues from it. Returns
+        is a path, the committed state is saved there with a fingerprint of the inputs
+        (:mod:`fe2.io.checkpoint`); the checkpoint's folder is held for this run meanwhile
+        (:func:`fe2.io.files.run_lock`: another process asking for it is refused). ``restart=True``
+        continues from the checkpoint, after checking that this problem's inputs and load schedule
+        are those it records (:class:`fe2.io.checkpoint.CheckpointError` naming the first that
+        differs, or saying that the run is finished). Returns
         the converged steps (with restart, those of this run). The settings used are kept in
         ``self.settings``; each step carries its wall time and its time split (see :class:`Step`).
         The log goes through :mod:`logging`, logger "fe2.macro.problem": each step and Newton
         iteration at INFO, each cut-back at WARNING (``fe2.logs.show()`` prints them)."""
-        schedule = _schedule(steps)
+        schedule = _schedule(steps)   # bad settings are refused before any work
+        _check_settings(tol, max_iterations, max_cutbacks, min_increment, callback)
         self.settings = {"tol": tol, "max_iterations": max_iterations, "max_cutbacks": max_cutbacks,
                          "min_increment": min_increment, "schedule": schedule.tolist()}
         u = np.zeros(self.body.ndofs)
         states = self.initial_states()
         load, increment, number, cutbacks = 0.0, schedule[0], 0, 0  # cut-backs of the current step
-        if restart:
-            if checkpoint is None:
-                raise ValueError("restart=True needs the checkpoint path")
-            saved = _checkpoint.load(checkpoint)
-            if saved["ndofs"] != self.body.ndofs:
-                raise ValueError(f"the checkpoint {checkpoint} is of a problem with {saved['ndofs']} DOFs, not {self.body.ndofs}")
-            load, u, states, increment, number = saved["load"], saved["u"], saved["states"], saved["increment"], saved["number"]
-            logger.info("restarting from %s: step %d, load %.4g", checkpoint, number, load)
-        done = []
-        start = time.perf_counter()
-        step_start, timings, solves = start, _no_time(), _no_solves()
-        while load < 1 - 1e-12:
-            target = min(schedule[np.argmax(schedule > load + 1e-12)], load + increment)
-            try:
-                u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, timings, solves)
-            except CURABLE as error:
-                cutbacks += 1
-                if cutbacks > max_cutbacks or increment / 2 < min_increment:
-                    raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {cutbacks - 1} cut-backs "
-                                          f"(last increment {increment:.3g}): {error}") from None
-                increment /= 2
-                logger.warning("  step to load %.4g failed (%s); cutting the increment to %.4g", target, error, increment)
-                continue
-            load, u, states, number = target, u_new, states_new, number + 1    # commit
-            done.append(Step(number, load, u.copy(), residuals, cutbacks, stress,
-                             seconds=time.perf_counter() - step_start, timings=timings, cell_solves=solves))
-            if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
-                increment *= 2
-            cutbacks = 0
-            logger.info("step %d: load %.4g converged in %d iterations (%.1f s)", number, load, len(residuals) - 1,
-                        time.perf_counter() - start)
-            if callback is not None:
-                callback(done[-1], u, states, self)
-            if checkpoint is not None:  # histories kept on workers are gathered, once per step
-                portable = {name: (self.body.materials[name].histories(state) if hasattr(self.body.materials[name], "histories")
-                                   else state) for name, state in states.items()}
-                _checkpoint.save(checkpoint, load=load, u=u, states=portable, increment=increment, number=number,
-                                 ndofs=self.body.ndofs)
-            step_start, timings, solves = time.perf_counter(), _no_time(), _no_solves()
+        if restart and checkpoint is None:
+            raise ValueError("restart=True needs the checkpoint path")
+        # the checkpoint's folder is this run's until it ends; the inputs are recorded with each checkpoint
+        held = run_lock(Path(checkpoint).parent) if checkpoint is not None else contextlib.nullcontext()
+        inputs = _checkpoint.inputs(self, schedule) if checkpoint is not None else None
+        with held:
+            if restart:
+                saved = _checkpoint.load(checkpoint)
+                _checkpoint.check_restart(saved, checkpoint, inputs)
+                load, u, states, increment, number = (saved["load"], saved["u"], saved["states"], saved["increment"],
+                                                      saved["number"])
+                logger.info("restarting from %s: step %d, load %.4g", checkpoint, number, load)
+            done = []
+            start = time.perf_counter()
+            step_start, timings, solves = start, _no_time(), _no_solves()
+            while load < 1 - 1e-12:
+                target = min(schedule[np.argmax(schedule > load + 1e-12)], load + increment)
+                try:
+                    u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, timings,
+                                                                        solves)
+                except CURABLE as error:
+                    cutbacks += 1
+                    if cutbacks > max_cutbacks or increment / 2 < min_increment:
+                        raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {cutbacks - 1} "
+                                              f"cut-backs (last increment {increment:.3g}): {error}") from None
+                    increment /= 2
+                    logger.warning("  step to load %.4g failed (%s); cutting the increment to %.4g", target, error,
+                                   increment)
+                    continue
+                load, u, states, number = target, u_new, states_new, number + 1    # commit
+                done.append(Step(number, load, u.copy(), residuals, cutbacks, stress,
+                                 seconds=time.perf_counter() - step_start, timings=timings, cell_solves=solves))
+                if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
+                    increment *= 2
+                cutbacks = 0
+                logger.info("step %d: load %.4g converged in %d iterations (%.1f s)", number, load, len(residuals) - 1,
+                            time.perf_counter() - start)
+                if callback is not None:
+                    callback(done[-1], u, states, self)
+                if checkpoint is not None:  # histories kept on workers are gathered, once per step
+                    portable = {name: (self.body.materials[name].histories(state)
+                                       if hasattr(self.body.materials[name], "histories") else state)
+                                for name, state in states.items()}
+                    _checkpoint.save(checkpoint, load=load, u=u, states=portable, increment=increment, number=number,
+                                     ndofs=self.body.ndofs, inputs=inputs)
+                step_start, timings, solves = time.perf_counter(), _no_time(), _no_solves()
         self.states = states
         return done
 
     def _newton(self, u, states, load, tol, max_iterations, timings=None, counts=None):
+        """Newton from the committed field ``u`` and ``states`` to equilibrium at ``load``: (field,
+        new states, residual norms, stress). Each correction of the consistent tangent is damped by a
+        backtracking line search on the norm of the free residual: the full step is taken when it
+        lowers the norm by the Armijo fraction, else it is halved, down to 1/64 (the smallest step is
+        taken if none does). A trial point whose material points fail (a micro Newton or a return
+        mapping that does not converge) counts as no decrease, down to the step 1/4: a failure there
+        ends the attempt (the step is cut back). Near the solution the full step
+        passes, so the convergence stays quadratic. Every trial starts from the committed
+        ``states``, and the iterate kept is always the last one evaluated (an RVELaw keeps only its
+        latest trial histories on the workers). _NewtonFailure if it does not converge."""
         timings = _no_time() if timings is None else timings  # seconds per phase, accumulated over the step
         counts = _no_solves() if counts is None else counts    # cell solves, accumulated over the step
+        free = self.map >= 0
+        start = u
         u = u.copy()
         u[self._fixed] = load * self._prescribed
         residuals = []
         cells = sum(self.body.phase_elements[k].size * self.body.dx.shape[1]
                     for k, name in enumerate(self.body.phases) if hasattr(self.body.materials[name], "histories"))
-        for iteration in range(max_iterations + 1):
+
+        def evaluate(u):
+            """The residual, stress, tangent and new states at the field u, timed and counted."""
             clock = time.perf_counter()
-            r, stress, tangent, new = self.residual(u, states, load)
+            answer = self.residual(u, states, load)
             timings["material points"] += time.perf_counter() - clock
-            for name, state in new.items():
+            for name, state in answer[3].items():
                 if hasattr(self.body.materials[name], "solves"):
                     count, elastic = self.body.materials[name].solves(state)
                     counts["newton"] += count - elastic
                     counts["elastic"] += elastic
-            solves = f", {cells} cell solves in {time.perf_counter() - clock:.2f} s" if cells else ""
+            return answer
+
+        clock, evaluations, step = time.perf_counter(), 1, 1.0
+        r, stress, tangent, new = evaluate(u)
+        for iteration in range(max_iterations + 1):
+            solves = f", {evaluations * cells} cell solves in {time.perf_counter() - clock:.2f} s" if cells else ""
+            damped = f", line search step {step:g}" if step < 1 else ""
             reactions = np.linalg.norm(r[self._fixed]) if self._fixed.size else 0.0
             scale = max(np.linalg.norm(load * self.f_ext), reactions, 1e-300)
-            norm = np.linalg.norm(r[self.map >= 0]) / scale
+            norm = np.linalg.norm(r[free]) / scale
             residuals.append(norm)
             rate = f", r/r_prev^2 = {norm / residuals[-2] ** 2:.2e}" if iteration and residuals[-2] > 0 else ""
-            logger.info("    newton %d: |r| = %.3e%s%s", iteration, norm, rate, solves)
+            logger.info("    newton %d: |r| = %.3e%s%s%s", iteration, norm, rate, damped, solves)
             if not np.isfinite(norm):
                 raise _NewtonFailure(f"non-finite residual at iteration {iteration}")
             if norm <= tol:
+                self._check_strain_range(start, u, load)
                 return u, new, residuals, stress
             if iteration == max_iterations:
                 raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
@@ -201,8 +240,42 @@ class Problem:
             data = self.body.linearize(tangent).stiffness(self.pattern)
             timings["assembly"] += time.perf_counter() - clock
             clock = time.perf_counter()
-            u[self.map >= 0] -= self.pattern.factorize(data).solve(r[self.map >= 0])
+            du = -self.pattern.factorize(data).solve(r[free])
             timings["linear solve"] += time.perf_counter() - clock
+            clock, evaluations, step, current = time.perf_counter(), 0, 1.0, np.linalg.norm(r[free])
+            while True:  # backtrack on the free residual norm
+                trial = u.copy()
+                trial[free] += step * du
+                evaluations += 1
+                try:
+                    answer = evaluate(trial)
+                    trial_norm = np.linalg.norm(answer[0][free])
+                except CURABLE as error:   # a material point failed at this trial: as no decrease
+                    answer, trial_norm = error, np.inf
+                if trial_norm <= (1 - 1e-4 * step) * current:
+                    break
+                if isinstance(answer, Exception) and step <= 1 / 4:   # a failure that short steps do not cure:
+                    raise _NewtonFailure(f"iteration {iteration + 1} failed down to the line search step "  # cut back
+                                         f"{step:g}: {answer}") from None
+                if step <= 1 / 64:
+                    break
+                step /= 2
+            u, (r, stress, tangent, new) = trial, answer
+
+    def _check_strain_range(self, start, u, load):
+        """Warn (:class:`fe2.materials.law.StrainRangeWarning`) when the converged field ``u`` of an
+        elastic body has a strain beyond the small-strain range at some point while the field
+        ``start`` it came from had none: once, as the range is left, naming the size and the point."""
+        if self.body.physics.name != "elasticity":
+            return
+        size, (element, q) = largest_strain(self.body.strain(u))
+        if size <= SMALL_STRAIN or largest_strain(self.body.strain(start))[0] > SMALL_STRAIN:
+            return
+        phase = next(name for k, name in enumerate(self.body.phases) if np.isin(element, self.body.phase_elements[k]))
+        centre = np.round(self.body.mesh.p[:, self.body.mesh.t[:, element]].mean(axis=1), 4).tolist()
+        warn_from_caller(f"the macro strain leaves the small-strain range at load {load:.4g}: |eps| = {size:.3g} > "
+                         f"{SMALL_STRAIN:g} at element {element} (centre {centre}), quadrature point {q}, phase "
+                         f"{phase!r} ({self.body.materials[phase]!r}); a small-strain law extrapolates there")
 
 
 class _NewtonFailure(RuntimeError):
@@ -225,15 +298,41 @@ CURABLE = (MicroDivergence, _NewtonFailure, ReturnMappingError, FloatingPointErr
 
 
 def _schedule(steps):
-    """The scheduled load factors: ``steps`` equal increments, or the given increasing factors."""
+    """The scheduled load factors: ``steps`` equal increments, or the given increasing factors;
+    ValueError for anything else (zero, negative, fractional, NaN or infinite counts or factors)."""
     if np.ndim(steps) == 0:
-        if int(steps) != steps or steps < 1:
+        if (isinstance(steps, (bool, np.bool_)) or not isinstance(steps, numbers.Real) or not np.isfinite(steps)
+                or int(steps) != steps or steps < 1):
             raise ValueError(f"steps must be a positive whole number or a list of load factors, got {steps!r}")
         return np.arange(1, int(steps) + 1) / int(steps)
-    schedule = np.asarray(steps, dtype=float)
-    if schedule.size == 0 or np.any(np.diff(schedule) <= 0) or schedule[0] <= 0 or schedule[-1] != 1:
+    try:
+        schedule = np.asarray(steps, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"a load schedule must be a list of numbers, got {steps!r}") from None
+    if (schedule.ndim != 1 or schedule.size == 0 or not np.all(np.isfinite(schedule)) or np.any(np.diff(schedule) <= 0)
+            or schedule[0] <= 0 or schedule[-1] != 1):
         raise ValueError(f"a load schedule must increase from above 0 to exactly 1, got {schedule.tolist()}")
     return schedule
+
+
+def _check_settings(tol, max_iterations, max_cutbacks, min_increment, callback):
+    """ValueError (TypeError for the callback) naming the first setting of Problem.solve that is not usable."""
+    def whole(value, least):
+        return (not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Integral) and value >= least)
+
+    def positive(value):
+        return not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real) and 0 < value < np.inf
+
+    if not positive(tol):
+        raise ValueError(f"tol must be a positive finite number, got tol={tol!r}")
+    if not whole(max_iterations, 1):
+        raise ValueError(f"max_iterations must be a whole number >= 1, got max_iterations={max_iterations!r}")
+    if not whole(max_cutbacks, 0):
+        raise ValueError(f"max_cutbacks must be a whole number >= 0, got max_cutbacks={max_cutbacks!r}")
+    if not (positive(min_increment) and min_increment <= 1):
+        raise ValueError(f"min_increment must be a number in (0, 1], got min_increment={min_increment!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(step, u, states, problem) or None, got {callback!r}")
 
 
 def _components(value, ncomp, what):
@@ -244,4 +343,6 @@ def _components(value, ncomp, what):
         raise ValueError(f"{what} must be {ncomp} number(s), got {value!r}") from None
     if value.shape != (ncomp,):
         raise ValueError(f"{what} needs {ncomp} component(s), got {value.tolist()}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what} must be finite, got {value.tolist()}")
     return value

@@ -9,14 +9,16 @@ effective tensor serves every point. Otherwise every point carries its own micro
 states and its last converged field, the start of its next Newton solve), and ``response`` returns
 new histories without touching the given ones.
 
-With an ``executor`` (:mod:`fe2.parallel`), the points are split into one chunk per worker and each
-chunk's histories stay on its worker (a :class:`MicroWorker`): ``response`` sends strains and gets
+With an ``executor`` (:mod:`fe2.parallel`), the points are dealt out to the workers in turn (point i
+to worker i mod W: neighbouring points, which yield together, go to different workers, so each gets
+its share of the plastic zone) and each worker's histories stay on it (a :class:`MicroWorker`): ``response`` sends strains and gets
 stresses and tangents back, and the state it returns is a small :class:`Histories` token. Passing a
 token back commits that version on the workers (the macro step converged); passing the previous one
 again starts over from it (a cut-back). ``histories(state)`` gathers the full histories, once per
 step, for checkpoints and output; a gathered array given back as the state seeds the workers again.
 """
 
+import functools
 import itertools
 
 import numpy as np
@@ -24,7 +26,7 @@ import numpy as np
 from ..cell import nonlinear
 from ..cell.conditions import condition
 from ..materials.law import Law
-from ..parallel import Progress
+from ..parallel import Progress, WorkerLost
 
 
 class Histories:
@@ -38,8 +40,9 @@ class Histories:
         return f"Histories(version {self.version}, {self.shape})"
 
 
-def _solve_points(cell, bc, tol, max_iterations, strains, histories, offset=0):
-    """Cell solves of the points (m, n) from their histories: stress, tangent, new histories."""
+def _solve_points(cell, bc, tol, max_iterations, strains, histories, numbers):
+    """Cell solves of the points (m, n) from their histories: stress, tangent, new histories.
+    ``numbers``: the points' indices among all of the law's points (named in errors)."""
     stress = np.empty_like(strains)
     tangent = np.empty(strains.shape + strains.shape[-1:])
     new = np.empty(len(strains), dtype=object)
@@ -48,8 +51,8 @@ def _solve_points(cell, bc, tol, max_iterations, strains, histories, offset=0):
         try:
             solution = nonlinear.solve(cell, E, bc, micro, guess=guess, tol=tol, max_iterations=max_iterations)
         except nonlinear.MicroDivergence as error:
-            failure = nonlinear.MicroDivergence(f"material point {offset + i}: {error}", error.residuals)
-            failure.point = offset + i
+            failure = nonlinear.MicroDivergence(f"material point {numbers[i]}: {error}", error.residuals)
+            failure.point = int(numbers[i])
             raise failure from None
         stress[i], tangent[i] = solution.stress, solution.tangent
         new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
@@ -59,11 +62,12 @@ def _solve_points(cell, bc, tol, max_iterations, strains, histories, offset=0):
 
 
 class MicroWorker:
-    """The micro histories of a chunk of macro points, on the worker that owns them."""
+    """The micro histories of some of the macro points (their indices ``points`` among all of the
+    law's points), on the worker that owns them."""
 
-    def __init__(self, cell, bc, tol, max_iterations, npoints, offset):
-        self.cell, self.bc, self.tol, self.max_iterations, self.offset = cell, bc, tol, max_iterations, offset
-        self.committed, self.version = np.full(npoints, None, dtype=object), 0
+    def __init__(self, cell, bc, tol, max_iterations, points):
+        self.cell, self.bc, self.tol, self.max_iterations, self.points = cell, bc, tol, max_iterations, points
+        self.committed, self.version = np.full(len(points), None, dtype=object), 0
         self.trial, self.trial_version = None, None
 
     def _at(self, version):
@@ -75,14 +79,14 @@ class MicroWorker:
                        f"(it has {self.version} and {self.trial_version})")
 
     def solve(self, indices, strains, base, new):
-        """Solve the points ``indices`` (a contiguous range of this worker's points) of the trial
+        """Solve the points ``indices`` (positions among this worker's points) of the trial
         ``new`` from the histories of version ``base``."""
         if new != self.trial_version:
             if base != self.version:  # the macro problem committed the last trial
                 self.committed, self.version = self._at(base), base
             self.trial, self.trial_version = self.committed.copy(), new
         stress, tangent, self.trial[indices] = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, strains,
-                                                             self.committed[indices], self.offset + int(indices[0]))
+                                                             self.committed[indices], self.points[indices])
         return stress, tangent, sum(bool(history["elastic"]) for history in self.trial[indices])
 
     def histories(self, version):
@@ -125,12 +129,12 @@ class RVELaw(Law):
         return self._place(np.full(shape, None, dtype=object))
 
     def _place(self, histories):
-        """Split the points over the workers (once) and seed them with ``histories``; a token."""
+        """Deal the points out to the workers (once) and seed them with ``histories``; a token."""
         flat = np.asarray(histories, dtype=object).reshape(-1)
         if self._workers is None:
-            self._chunks = [c for c in np.array_split(np.arange(flat.size), self.executor.workers) if len(c)]
-            self._workers = [self.executor.actor(MicroWorker, self.cell, self.bc, self.tol, self.max_iterations,
-                                                 len(chunk), int(chunk[0]) if len(chunk) else 0)
+            workers = self.executor.workers
+            self._chunks = [chunk for chunk in (np.arange(w, flat.size, workers) for w in range(workers)) if len(chunk)]
+            self._workers = [self.executor.actor(MicroWorker, self.cell, self.bc, self.tol, self.max_iterations, chunk)
                              for chunk in self._chunks]
         if sum(len(chunk) for chunk in self._chunks) != flat.size:
             raise ValueError(f"{flat.size} micro histories for the {sum(map(len, self._chunks))} points on the workers")
@@ -155,7 +159,7 @@ class RVELaw(Law):
             new = np.empty(len(points), dtype=object)
             for piece in np.array_split(np.arange(len(points)), min(len(points), 16)):
                 stress[piece], tangent[piece], new[piece] = _solve_points(self.cell, self.bc, self.tol, self.max_iterations,
-                                                                          points[piece], states[piece], int(piece[0]))
+                                                                          points[piece], states[piece], piece)
                 bar.update(len(piece))
             return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
         if not isinstance(state, Histories):  # virgin, or gathered histories (a restart): seed the workers once
@@ -168,16 +172,18 @@ class RVELaw(Law):
                   for w, chunk in zip(self._workers, self._chunks) if len(chunk)]
         calls = [(w.call("solve", local, points[glob], state.version, version), glob)
                  for row in itertools.zip_longest(*pieces) for w, local, glob in filter(None, row)]
-        failure, elastic = None, 0
+        failure, lost, elastic = None, None, 0
         for future, glob in calls:  # read every answer, even after a failure, so none is left unread
             try:
                 stress[glob], tangent[glob], count = future.result()
                 elastic += count
+            except WorkerLost as error:  # no cut-back brings a lost worker back: it outranks a failed cell
+                lost = lost or error
             except Exception as error:
                 failure = failure or error
             bar.update(len(glob))
-        if failure is not None:
-            raise failure
+        if lost is not None or failure is not None:
+            raise lost or failure
         return (stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]),
                 Histories(version, shape, elastic))
 
@@ -217,6 +223,33 @@ class RVELaw(Law):
         p = np.array([self.plastic_strain(h) for h in histories.ravel()]).reshape(histories.shape)
         hm = np.array([0.0 if h is None else h["hill_mandel"] for h in histories.ravel()]).reshape(histories.shape)
         return p, hm
+
+    def out_of_plane_stress(self, strain, state=None):
+        """Plane strain: sigma_zz of the points (...,), the cell average of the micro sigma_zz
+        (:meth:`fe2.cell.body.Body.out_of_plane_stress` of the cell), for the strains (..., 3) and the
+        state a response returned for them (its histories hold the converged cell fields). A linear cell, or a point
+        without history, answers from the virgin cell's unit fields."""
+        strain = np.asarray(strain, dtype=float)
+        out = strain @ self._out_of_plane_row
+        if self.linear or state is None:
+            return out
+        histories = np.asarray(self.histories(state), dtype=object)
+        if histories.shape != strain.shape[:-1]:
+            raise ValueError(f"micro histories of shape {histories.shape} for strains of shape {strain.shape}: "
+                             f"give the state a response returned for these strains")
+        for index in np.ndindex(histories.shape):
+            history = histories[index]
+            if history is not None:
+                strain_micro = self.cell.strain(history["field"])
+                out[index] = self.cell.average(self.cell.out_of_plane_stress(strain_micro, history["micro"]))
+        return out
+
+    @functools.cached_property
+    def _out_of_plane_row(self):
+        """The averaged sigma_zz of the virgin cell per unit macro strain (xx, yy, xy)."""
+        problem = self.cell.linearize().bind(self.bc)
+        return np.array([self.cell.average(self.cell.out_of_plane_stress(self.cell.strain(problem.field(E))))
+                         for E in np.eye(self.cell.physics.size)])
 
     def micro_stress(self, history):
         """The quadrature-point stress of a point's converged micro field."""

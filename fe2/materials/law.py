@@ -14,9 +14,16 @@ evaluated once) and ``is_field`` (its parameters are functions of position: the 
 :class:`fe2.RVELaw` are all ``Law``\\ s, so a macro solver cannot tell an analytic law from a cell.
 A law of one's own subclasses :class:`Law` (docs/extending.md has a worked example) and may check
 its parameters with :func:`check_real`, as the laws of :mod:`fe2.materials` do.
+
+Every elastic law here is small-strain: beyond |eps| = ``SMALL_STRAIN`` (0.1) it is extrapolated.
+A macro problem warns (:class:`StrainRangeWarning`, a Python warning) when its converged strain
+leaves that range, and :func:`fe2.response` when the macro strain it gives a cell is beyond it.
 """
 
 import abc
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -45,6 +52,32 @@ class Law(abc.ABC):
     def initial_state(self, shape):
         """The virgin history of an array of points of ``shape`` (None: a law without history)."""
         return None
+
+
+SMALL_STRAIN = 0.1  # |eps| beyond which a small-strain law is extrapolated, not a model of the material
+
+
+class StrainRangeWarning(UserWarning):
+    """A strain beyond the small-strain range (|eps| > SMALL_STRAIN, the norm of the strain tensor)
+    was given to small-strain laws: what they answer there is an extrapolation."""
+
+
+def largest_strain(strain):
+    """(size, index) of the largest strain among points (..., n) of Mandel strain vectors: the size
+    is the vector norm, that is the norm |eps| = sqrt(eps : eps) of the strain tensor."""
+    norms = np.linalg.norm(np.asarray(strain, dtype=float), axis=-1)
+    index = np.unravel_index(np.argmax(norms), norms.shape)
+    return float(norms[index]), tuple(int(i) for i in index)
+
+
+def warn_from_caller(message, category=StrainRangeWarning):
+    """``warnings.warn(message, category)`` attributed to the first caller outside the fe2 package
+    (a user's script or case), so that the warning names the line that asked for the computation."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def check_law(law, phase):

@@ -172,6 +172,10 @@ class J2Plasticity(Law):
         eps_p, _ = self._state(state, strain.shape[:-1])
         return (self._embed(strain) - eps_p) @ self._C3
 
+    def out_of_plane_stress(self, strain, state=None):
+        """Plane strain: sigma_zz (...) = [C_e (eps - eps_p)]_zz of strains (..., 3) and a (returned) state."""
+        return self.stress_3d(strain, state)[..., 2]
+
     # --- the material point ----------------------------------------------------------------------
     def response(self, strain, state=None):
         """Stress (..., n), consistent tangent (..., n, n) and the new state for strains (..., n),

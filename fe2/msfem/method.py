@@ -84,19 +84,28 @@ class MsFEM:
     Parameters
     ----------
     boundary : "linear", "oversampling" or "oscillatory" (see the module docstring).
-    oversampling : patch scale factor (>= 1) for ``boundary="oversampling"``.
+    oversampling : patch scale factor (>= 1) of ``boundary="oversampling"`` (default 2); given with
+        another boundary it is refused, as it would be ignored.
     petrov_galerkin : test with the coarse nodal functions instead of the multiscale ones.
     executor : a :mod:`fe2.parallel` executor for the local problems (default: serial); laws given as
         functions must be picklable (module-level functions) for process and Dask executors.
     progress : show a progress bar of the local problems.
     """
 
-    def __init__(self, coarse, fine, materials, *, boundary="linear", oversampling=2.0, petrov_galerkin=False,
+    def __init__(self, coarse, fine, materials, *, boundary="linear", oversampling=None, petrov_galerkin=False,
                  executor=None, progress=False):
         if boundary not in BOUNDARY:
             raise ValueError(f"unknown MsFEM boundary condition {boundary!r}; use one of {BOUNDARY}")
-        factor = float(oversampling)
-        if boundary == "oversampling" and not (np.isfinite(factor) and factor >= 1):
+        if oversampling is not None and boundary != "oversampling":
+            raise ValueError(f"oversampling={oversampling!r} is only used with boundary='oversampling'; boundary="
+                             f"{boundary!r} solves each local problem on its element: drop oversampling, or use "
+                             "boundary='oversampling'")
+        factor = 2.0 if oversampling is None else oversampling
+        try:
+            factor = float(factor)
+        except (TypeError, ValueError):
+            raise ValueError(f"the oversampling factor must be a number >= 1, got {oversampling!r}") from None
+        if not (np.isfinite(factor) and factor >= 1):
             raise ValueError(f"the oversampling factor must be at least 1 (the patch contains the element), got {oversampling}")
         self.coarse, self.fine = coarse, fine
         self.boundary, self.factor = boundary, (factor if boundary == "oversampling" else 1.0)
