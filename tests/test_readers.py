@@ -1,5 +1,5 @@
-"""Every file a run of the flagship case (cases/plate_with_hole.py, what `make demo` runs, here on
-coarse meshes) writes for ParaView, read completely through meshio and through VTK (pyvista): each
+"""Every file `make demo` writes for ParaView (cases/plate_with_hole.py with the Makefile's arguments,
+about a minute on 2 cores), read completely through meshio and through VTK (pyvista): each
 .vtu on its own, each .pvd series through VTK's PVD reader and entry by entry through meshio. Both
 readers see the same arrays with the expected names, shapes and values, finite everywhere, and the
 units VTK loads with the arrays are those of units.json."""
@@ -18,7 +18,7 @@ pv = pytest.importorskip("pyvista")
 meshio = pytest.importorskip("meshio")
 
 CASE = Path(__file__).resolve().parent.parent / "cases" / "plate_with_hole.py"
-STEPS = 2
+STEPS = 5   # the case's default load steps, as make demo runs it
 
 # array -> number of components (1: a scalar) of every file kind; field data -> shape
 MACRO = {"point": {"displacement": 3, "strain": 9, "stress": 9},
@@ -33,10 +33,12 @@ PLACED = {**MICRO, "field": {**MICRO["field"], "placement_scale": (1,), "placeme
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """The output folder of a small serial run of the flagship case and its run record."""
+    """The output folder of the flagship case run as `make demo` runs it, and its run record."""
+    makefile = (CASE.parent.parent / "Makefile").read_text().splitlines()
+    demo = makefile[makefile.index(next(line for line in makefile if line.startswith("demo:"))) + 1].split()
+    assert demo[1:] == ["cases/plate_with_hole.py", "--out", "$(OUT)/plate_with_hole", "--overwrite"], demo
     folder = tmp_path_factory.mktemp("flagship")
-    runpy.run_path(str(CASE), run_name="case")["main"](
-        ["--out", str(folder), "--h", "0.3", "--cell-h", "0.3", "--steps", str(STEPS), "--executor", "serial"])
+    runpy.run_path(str(CASE), run_name="case")["main"](["--out", str(folder), "--overwrite"])
     return folder, json.loads((folder / "run.json").read_text())
 
 
