@@ -15,6 +15,10 @@ Two ways in:
   4.6 ms, numeric 1.2 ms). Matrices below ONE_THREAD unknowns are factorized on one MKL thread: a
   second thread gains up to 2x on an idle machine but loses up to 1.7x when the other core is busy,
   as it is in FE² runs with a worker per core (docs/solvers.md).
+* :class:`Iterative`: conjugate gradients preconditioned by smoothed-aggregation algebraic multigrid
+  (pyamg) for large cells, the hierarchy built once per matrix and reused for every right-hand side;
+  :func:`choose` picks it or the factorization from the size, the dimension and the number of solves
+  (docs/solvers.md, "Iterative path").
 """
 
 SMALL = 100
@@ -23,9 +27,11 @@ ONE_THREAD = 20000   # Pardiso runs on one MKL thread below this many unknowns
 import contextlib
 import ctypes
 import glob
+import logging
 import threading
 import os
 import sys
+import time
 import weakref
 
 import numpy as np
@@ -36,6 +42,8 @@ try:
     import pypardiso
 except ImportError:  # pragma: no cover - platforms without MKL wheels
     pypardiso = None
+
+logger = logging.getLogger(__name__)
 
 
 def _solver():
@@ -265,3 +273,172 @@ def _free_all(solvers):
     for solver in solvers:
         solver.free_memory(True)
     solvers.clear()
+
+
+# --- the iterative path ------------------------------------------------------------------------------
+
+SOLVERS = ("auto", "direct", "iterative")
+ACCURACY = 1e-8     # default relative accuracy of the effective tensor asked of the iterative path
+PROGRESS = 5.0      # s: a solve running longer than this logs its progress at INFO (else at DEBUG)
+
+
+_controller = None
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """numpy's and scipy's BLAS on one thread inside the block (threadpoolctl). CG's vector operations
+    are BLAS level 1: on this 2-core machine under load, a dot product of 90k entries took 2.3-7.6 ms
+    on two OpenBLAS threads against 0.027 ms on one, and an AMG V-cycle 12 ms against 0.95 ms
+    (docs/solvers.md, "Iterative path")."""
+    global _controller
+    try:
+        import threadpoolctl
+    except ImportError:  # pragma: no cover - a dependency of fe2; without it the threads stay as they are
+        yield
+        return
+    if _controller is None:
+        _controller = threadpoolctl.ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+class ConvergenceError(RuntimeError):
+    """Conjugate gradients did not reach the tolerance within the iterations allowed."""
+
+
+class Iterative:
+    """Conjugate gradients on the SPD matrix given by its upper triangle ``upper`` (CSR), preconditioned
+    by one V-cycle of smoothed-aggregation algebraic multigrid (pyamg): ``solve(b)`` for a vector or a
+    block of columns, as :class:`Factorization`. The hierarchy is built once here and serves every
+    right-hand side; the columns of a block are solved one after the other.
+
+    near_nullspace : (n, m) the modes of (near) zero energy of the operator, restricted to the unknowns:
+        constants for conduction; translations and rotations for elasticity. Without them the
+        aggregation cannot represent the rigid modes and CG needs ~10x more iterations (docs/solvers.md).
+    rtol : stop when ||b - A x|| <= rtol ||b|| (2-norm of the residual, per column).
+    maxiter : iterations allowed per column; :class:`ConvergenceError` beyond them.
+    """
+
+    backend = "cg-amg"
+
+    def __init__(self, upper, near_nullspace=None, rtol=ACCURACY, maxiter=500):
+        import pyamg   # imported here: only large cells pay for it
+        upper = sp.csr_matrix(upper)
+        self.n = upper.shape[0]
+        if self.n == 0:
+            raise ValueError("the cell problem has no free degree of freedom")
+        if not 0 < rtol < 1:
+            raise ValueError(f"the relative tolerance of CG must lie in (0, 1), got {rtol}")
+        if int(maxiter) < 1:
+            raise ValueError(f"maxiter must be a positive number of iterations, got {maxiter}")
+        self.rtol, self.maxiter = float(rtol), int(maxiter)
+        self.A = (upper + sp.triu(upper, k=1).T).tocsr()
+        self.A.sort_indices()
+        B = None if near_nullspace is None else np.ascontiguousarray(near_nullspace, dtype=float).reshape(self.n, -1)
+        start = time.perf_counter()
+        with one_blas_thread():
+            self.hierarchy = pyamg.smoothed_aggregation_solver(self.A, B=B, symmetry="symmetric", max_coarse=500,
+                                                                coarse_solver="splu")
+            self._cycle = self.hierarchy.aspreconditioner(cycle="V")
+            self._cycle(np.zeros(self.n))   # the coarse factorization is made on first use: make it here
+        self.setup_time = time.perf_counter() - start
+        self.iterations = []   # CG iterations of every column solved, in order
+        logger.debug("AMG hierarchy of %d unknowns: %d levels, operator complexity %.2f, %.2f s", self.n,
+                     len(self.hierarchy.levels), self.hierarchy.operator_complexity(), self.setup_time)
+
+    @property
+    def memory(self):
+        """Bytes of the hierarchy's matrices (operators, prolongators, restrictors)."""
+        total = 0
+        for level in self.hierarchy.levels:
+            for name in ("A", "P", "R"):
+                M = getattr(level, name, None)
+                if M is not None and sp.issparse(M):
+                    total += M.data.nbytes + M.indices.nbytes + M.indptr.nbytes
+        return total
+
+    def solve(self, b):
+        b = np.asarray(b, dtype=float)
+        if b.shape[0] != self.n:
+            raise ValueError(f"right-hand side has {b.shape[0]} rows, the matrix {self.n}")
+        with one_blas_thread():
+            if b.ndim == 1:
+                return self._cg(b)
+            return np.stack([self._cg(b[:, j]) for j in range(b.shape[1])], axis=1).reshape(b.shape)
+
+    def _cg(self, b):
+        """Preconditioned CG from zero for one right-hand side."""
+        A, M = self.A, self._cycle
+        x = np.zeros(self.n)
+        norm_b = np.linalg.norm(b)
+        if norm_b == 0:
+            self.iterations.append(0)
+            return x
+        target = self.rtol * norm_b
+        r = b.copy()
+        z = M(r)
+        p = z.copy()
+        rz = r @ z
+        start = last = time.perf_counter()
+        residual = 1.0
+        for k in range(1, self.maxiter + 1):
+            Ap = A @ p
+            alpha = rz / (p @ Ap)
+            x += alpha * p
+            r -= alpha * Ap
+            norm_r = np.linalg.norm(r)
+            residual = norm_r / norm_b
+            now = time.perf_counter()
+            if now - last > PROGRESS:
+                logger.info("CG-AMG, %d unknowns: iteration %d, relative residual %.2e (target %.1e), %.0f s",
+                            self.n, k, residual, self.rtol, now - start)
+                last = now
+            if norm_r <= target:
+                break
+            z = M(r)
+            rz, rz_old = r @ z, rz
+            p *= rz / rz_old
+            p += z
+        else:
+            raise ConvergenceError(
+                f"conjugate gradients (AMG-preconditioned) did not converge on the cell problem of {self.n} "
+                f"unknowns: relative residual {residual:.2e} after {self.maxiter} iterations, target {self.rtol:.1e}. "
+                "Use the direct path (solver='direct'), or allow more iterations (maxiter) or a looser tolerance")
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError("the cell problem gave a non-finite solution (singular or ill-posed cell matrix)")
+        self.iterations.append(k)
+        logger.debug("CG-AMG, %d unknowns: %d iterations, relative residual %.2e, %.3f s", self.n, k, residual,
+                     time.perf_counter() - start)
+        return x
+
+
+def choose(n, dim, solves):
+    """"direct" or "iterative" for ``solves`` right-hand sides of one SPD cell matrix of ``n`` unknowns in
+    ``dim`` dimensions: the path with the lower modelled time (factorization and solves against AMG set-up
+    and CG iterations), with the constants measured on this project's cell matrices (docs/solvers.md,
+    "Iterative path"). The iterative path wins for large 3D cells and few solves; the factorization for
+    small cells and for many solves of one matrix.
+    """
+    n, solves = int(n), int(solves)
+    if dim not in (2, 3):
+        raise ValueError(f"dim is 2 or 3, got {dim}")
+    if n < 0 or solves < 1:
+        raise ValueError(f"need n >= 0 unknowns and at least one solve, got n = {n}, solves = {solves}")
+    return "iterative" if direct_time(n, dim, solves) > iterative_time(n, dim, solves) else "direct"
+
+
+# Time models, s, for n unknowns, fitted to the measurements of docs/solvers.md ("Iterative path"):
+# direct = factorization a n^p + solves * c n^q; iterative = (set-up + solves * one CG solve) * n.
+DIRECT = {2: (5.8e-7, 1.2, 2.3e-7, 1.0), 3: (2.6e-9, 2.0, 4.0e-8, 1.3)}
+ITERATIVE = {2: (7.0e-6, 1.15e-5), 3: (1.5e-5, 1.2e-5)}   # (set-up, one solve) per unknown
+
+
+def direct_time(n, dim, solves):
+    a, p, c, q = DIRECT[dim]
+    return a * n ** p + solves * c * n ** q
+
+
+def iterative_time(n, dim, solves):
+    setup, solve = ITERATIVE[dim]
+    return (setup + solves * solve) * n
