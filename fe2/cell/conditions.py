@@ -25,24 +25,46 @@ import functools
 
 import numpy as np
 
+from . import linalg
 from ..timing import timed
 
 
 class CellProblem:
-    """A condition bound to a linearized cell: the reduced stiffness T^T K T, factorized once.
+    """A condition bound to a linearized cell: the reduced stiffness T^T K T, factorized once (the
+    direct path) or given an AMG-preconditioned CG solver (the iterative path), chosen by ``solver``:
+
+    * "direct": the factorization of :class:`fe2.cell.linalg.SymbolicFactorization`;
+    * "iterative": :class:`fe2.cell.linalg.Iterative`, with the rigid modes of the cell restricted to the
+      reduced unknowns as near-nullspace, to the relative ``accuracy`` (CG's relative residual);
+    * "auto" (default): :func:`fe2.cell.linalg.choose` for one solve per unit load.
+
     Subclasses give ``field(E)``, ``tangent()`` and ``unit_fields()``."""
 
-    def __init__(self, condition, linearization):
+    def __init__(self, condition, linearization, solver="auto", accuracy=linalg.ACCURACY):
+        if solver not in linalg.SOLVERS:
+            raise ValueError(f"unknown solver {solver!r}; use one of {', '.join(map(repr, linalg.SOLVERS))}")
         self.condition, self.linearization = condition, linearization
         self.cell = cell = linearization.body
         self.timings = {}
         with timed(self.timings, "constraints"):
             self.map, self.n = cell.constraint(condition)
             self.pattern = cell.pattern(condition)
+        self.solver = linalg.choose(self.n, cell.dim, cell.physics.size) if solver == "auto" else solver
         with timed(self.timings, "assembly"):
             self.data = linearization.stiffness(self.pattern)
-        with timed(self.timings, "factorization"):
-            self.factor = self.pattern.factorize(self.data)
+        with timed(self.timings, "factorization" if self.solver == "direct" else "preconditioner"):
+            if self.solver == "direct":
+                self.factor = self.pattern.factorize(self.data)
+            else:
+                self.factor = linalg.Iterative(self.matrix, self.near_nullspace(), rtol=accuracy)
+
+    def near_nullspace(self):
+        """The cell's rigid modes (constants; translations and rotations) on the reduced unknowns, (n, m):
+        each reduced unknown takes the value of a DOF that maps to it."""
+        free = self.map >= 0
+        modes = np.zeros((self.n, self.cell.rigid_modes.shape[1]))
+        modes[self.map[free]] = self.cell.rigid_modes[free]
+        return modes
 
     @property
     def matrix(self):

@@ -16,10 +16,11 @@ from ..notation import mandel_to_voigt
 from ..timing import timed
 
 
-def bind(cell, bc):
+def bind(cell, bc, solver="auto"):
     """The cell problem of ``bc`` on ``cell`` (a cell: at its virgin tangent; or a linearization),
-    assembled and factorized once (see :class:`fe2.cell.conditions.CellProblem`)."""
-    return linearized(cell).bind(bc)
+    assembled and factorized once (see :class:`fe2.cell.conditions.CellProblem`; ``solver``: "direct",
+    "iterative" or "auto")."""
+    return linearized(cell).bind(bc, solver)
 
 
 def response(cell, strain, bc, state=None):
@@ -100,10 +101,14 @@ class Homogenization:
         return "\n".join(lines)
 
 
-def homogenize(cell, bc=Periodic()):
+def homogenize(cell, bc=Periodic(), solver="auto"):
     """Solve the unit load cases under ``bc`` ("periodic", "kubc", "subc" or a condition) of ``cell``
     at its virgin tangent, or of a linearization (``cell.linearize(tangent)``, the converged one of a
     micro solve: ``solution.linearization``) at its tangent.
+
+    ``solver``: "direct" (sparse Cholesky factorization), "iterative" (CG preconditioned by algebraic
+    multigrid, effective tensor to a relative 1e-8) or "auto" (the faster by :func:`fe2.cell.linalg.choose`:
+    direct for 2D cells and 3D cells below about 30k unknowns; docs/solvers.md).
 
     A periodic laminate (equal layers of k = 1 and 10, normal x) gives the exact harmonic mean across
     its layers and the arithmetic mean along them, even on a 4 x 4 mesh:
@@ -124,7 +129,7 @@ def homogenize(cell, bc=Periodic()):
     """
     linearization = linearized(cell)
     cell = linearization.body
-    problem = linearization.bind(bc)
+    problem = linearization.bind(bc, solver)
     timings = dict(cell.timings)
     with timed(timings, "averages"):
         fields = problem.unit_fields()

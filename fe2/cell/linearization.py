@@ -74,14 +74,16 @@ class Linearization:
         """The generalized stress C eps(u) at the quadrature points, (nel, nqp, n)."""
         return (self.tangent @ self.body.strain(u)[..., None])[..., 0]
 
-    def bind(self, bc):
+    def bind(self, bc, solver="auto"):
         """The cell problem of the condition ``bc`` ("periodic", "kubc", "subc", a
         :class:`fe2.cell.conditions.Condition` or its class) at this linearization: a
-        :class:`fe2.cell.conditions.CellProblem`, assembled and factorized once."""
+        :class:`fe2.cell.conditions.CellProblem`, assembled and factorized once. ``solver``: "direct",
+        "iterative" or "auto" (see :class:`~fe2.cell.conditions.CellProblem`); one problem per choice."""
         bc = condition(bc)
-        if bc not in self._problems:
-            self._problems[bc] = bc.problem(bc, self)
-        return self._problems[bc]
+        key = bc if solver == "auto" else (bc, solver)
+        if key not in self._problems:
+            self._problems[key] = bc.problem(bc, self) if solver == "auto" else bc.problem(bc, self, solver=solver)
+        return self._problems[key]
 
     def __getstate__(self):
         """Pickled without its factorizations (solver handles cannot travel; a worker rebuilds them)."""
