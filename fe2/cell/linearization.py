@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 
-from . import compiled
+from . import compiled, linalg
 from .assembly import Pattern
 from .conditions import condition
 
@@ -78,12 +78,14 @@ class Linearization:
         """The cell problem of the condition ``bc`` ("periodic", "kubc", "subc", a
         :class:`fe2.cell.conditions.Condition` or its class) at this linearization: a
         :class:`fe2.cell.conditions.CellProblem`, assembled and factorized once. ``solver``: "direct",
-        "iterative" or "auto" (see :class:`~fe2.cell.conditions.CellProblem`); one problem per choice."""
+        "iterative" or "auto" (:func:`fe2.cell.linalg.choose` for one solve per unit load); one
+        problem per condition and path, "auto" sharing the problem of the path it chooses."""
         bc = condition(bc)
-        key = bc if solver == "auto" else (bc, solver)
-        if key not in self._problems:
-            self._problems[key] = bc.problem(bc, self) if solver == "auto" else bc.problem(bc, self, solver=solver)
-        return self._problems[key]
+        if solver == "auto":
+            solver = linalg.choose(self.body.constraint(bc)[1], self.body.dim, self.body.physics.size)
+        if (bc, solver) not in self._problems:
+            self._problems[bc, solver] = bc.problem(bc, self, solver=solver)
+        return self._problems[bc, solver]
 
     def __getstate__(self):
         """Pickled without its factorizations (solver handles cannot travel; a worker rebuilds them)."""

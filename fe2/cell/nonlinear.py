@@ -25,6 +25,10 @@ import numpy as np
 from .conditions import Subc, condition
 from .averages import field_averages
 
+# the micro Newton solves one pattern many times (every iteration, every elastic predictor): the direct
+# path, whose ordering and analysis are the pattern's, made once (docs/solvers.md)
+DIRECT = "direct"
+
 
 class MicroDivergence(RuntimeError):
     """The micro Newton iteration did not converge; carries the residual history."""
@@ -90,7 +94,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         # strain, by superposition of the unit fields of the virgin cell. An increment that stays
         # elastic at every micro point is then equilibrated as it stands (solved in no iteration).
         u = np.zeros(cell.ndofs) if guess is None else np.array(guess, dtype=float)
-        u += cell.linearize().bind(bc).unit_fields() @ (strain - cell.average(cell.strain(u)))
+        u += cell.linearize().bind(bc, DIRECT).unit_fields() @ (strain - cell.average(cell.strain(u)))
     sigma = np.zeros(cell.physics.size)  # SUBC: the multiplier is the macro stress, <sigma> of the field
     if static and guess is not None:
         sigma = cell.average(cell.respond(cell.strain(u), state)[0])
@@ -104,14 +108,18 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         if norm <= tol:
             elastic = np.array_equal(tangent, np.broadcast_to(cell.elastic_tangent, tangent.shape))
             # every micro point elastic: the converged tangent is the virgin one, factorized once per cell
-            problem = cell.linearize().bind(bc) if elastic else bc.problem(bc, cell.linearize(tangent))
-            return MicroSolution(cell.average(stress), problem.tangent(), new_state, u, residuals,
-                                 field_averages(cell, eps[..., None], stress[..., None])[2][0], problem.linearization, elastic)
+            if elastic:
+                problem = cell.linearize().bind(bc, DIRECT)
+            else:
+                problem = bc.problem(bc, cell.linearize(tangent), solver=DIRECT)
+            hill_mandel = field_averages(cell, eps[..., None], stress[..., None])[2][0]
+            return MicroSolution(cell.average(stress), problem.tangent(), new_state, u, residuals, hill_mandel,
+                                 problem.linearization, elastic)
         if iteration == max_iterations:
             break
         # a cell problem of its own, not cached by the linearization: when the next iteration drops
         # it, its factorization (and Pardiso handle) is released at once
-        problem = bc.problem(bc, cell.linearize(tangent))
+        problem = bc.problem(bc, cell.linearize(tangent), solver=DIRECT)
         if static:
             x1 = problem.solve(r1)
             dsigma = np.linalg.solve(problem.compliance, problem.load.T @ x1 / cell.volume - r2)
