@@ -26,27 +26,20 @@ class Pattern:
     """
 
     def __init__(self, dofs, dof_map, n):
-        nel, nloc = dofs.shape
+        nloc = dofs.shape[1]
         a, b = np.triu_indices(nloc)
         rows = np.asarray(dof_map)[dofs]                         # reduced index of every element DOF, -1 fixed
-        I, J = rows[:, a], rows[:, b]
-        keep = (I >= 0) & (J >= 0)
-        keys, slot = np.unique((np.minimum(I, J).astype(np.int64) * n + np.maximum(I, J))[keep], return_inverse=True)
-        self.n, self.nnz = int(n), keys.size
-        self.indices = (keys % n).astype(np.int32)
-        self.indptr = np.searchsorted(keys // n, np.arange(n + 1)).astype(np.int32)
+        # per element and pair: the stored entry it adds to (nnz: dropped, a spare bin) and how often
+        # (1; 2 for a periodic wrap onto the diagonal; 0 dropped), compact for large cells
+        self.indptr, self.indices, self._slots, self._weights = compiled.pattern(rows, a, b, n)
+        self.n, self.nnz = int(n), int(self.indptr[-1])
         if np.any(np.diff(self.indptr) == 0):
             empty = int(np.argmax(np.diff(self.indptr) == 0))
             raise ValueError(f"reduced DOF {empty} belongs to no element: the DOF map leaves it free but no element "
                              "couples it (the matrix would be singular)")
-        # per element and pair: the stored entry it adds to (nnz: dropped, a spare bin) and how often
-        # (1; 2 for a periodic wrap onto the diagonal; 0 dropped), compact for large cells
         self._a, self._b = a.astype(np.intp), b.astype(np.intp)
         self._pairs = a * nloc + b                               # flat index of each upper pair in K_e
-        self._slots = np.full((nel, len(a)), self.nnz, dtype=np.int32 if self.nnz < 2**31 - 1 else np.int64)
-        self._slots[keep] = slot.ravel()
-        self._weights = np.where(keep, np.where((a != b) & (I == J), 2, 1), 0).astype(np.int8)
-        self._plain = bool(keep.all() and not np.any(self._weights == 2))
+        self._plain = bool(np.all(self._weights == 1))
 
     def data(self, element_matrices):
         """The stored values of T^T K T for the element matrices K_e (nel, nloc, nloc)."""

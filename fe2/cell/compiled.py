@@ -1,4 +1,5 @@
-"""Element kernels compiled by numba: the stiffness of a tangent assembled straight into a pattern.
+"""Kernels compiled by numba: the stiffness of a tangent assembled straight into a pattern, the
+pattern itself, the strain and nodal forces of a field, and the smoother of the iterative path.
 
 :func:`stiffness_data` computes what :meth:`fe2.cell.assembly.Pattern.data` computes from the element
 matrices of a :class:`fe2.cell.linearization.Linearization` (the numpy reference, kept for the tests:
@@ -131,3 +132,116 @@ def nodal_forces(B, dx, stress, dofs, ndofs):
     out = np.zeros(ndofs)
     field_kernels(*B.shape[2:])[1](B, dx, np.ascontiguousarray(stress, dtype=float), dofs, out)
     return out
+
+
+def _pattern(rows, a, b, n, counts, cols):
+    """The upper-triangle CSR pattern of the pairs (a[p], b[p]) of every element's reduced DOFs ``rows``
+    (nel, nloc; -1 fixed) and where each pair lands: see :func:`pattern`. ``counts`` (n,) zeros and
+    ``cols`` (number of kept pairs,) are the work arrays."""
+    nel, npairs = rows.shape[0], a.size
+    # bucket the column of every kept pair by its row, rows in order
+    start = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        start[r + 1] = start[r] + counts[r]
+    cursor = start[:-1].copy()
+    for e in range(nel):
+        for p in range(npairs):
+            i, j = rows[e, a[p]], rows[e, b[p]]
+            if i >= 0 and j >= 0:
+                r, c = min(i, j), max(i, j)
+                cols[cursor[r]] = c
+                cursor[r] += 1
+    # deduplicate each row (a marker per column), sort what is left, and compact in place
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    seen = np.full(n, -1, dtype=np.int64)
+    for r in range(n):
+        unique = indptr[r]
+        for k in range(start[r], start[r + 1]):
+            c = cols[k]
+            if seen[c] != r:
+                seen[c] = r
+                cols[unique] = c   # unique <= k: the columns of this row not yet read are not overwritten
+                unique += 1
+        cols[indptr[r]:unique] = np.sort(cols[indptr[r]:unique])
+        indptr[r + 1] = unique
+    return indptr, cols[:indptr[n]].copy()
+
+
+def _slots(rows, a, b, indptr, indices, slots, weights):
+    """Where each pair lands in the pattern (left at nnz: dropped) and how often (2: a periodic wrap
+    onto the diagonal), filled in place."""
+    for e in range(rows.shape[0]):
+        for p in range(a.size):
+            i, j = rows[e, a[p]], rows[e, b[p]]
+            if i >= 0 and j >= 0:
+                r, c = min(i, j), max(i, j)
+                slots[e, p] = indptr[r] + np.searchsorted(indices[indptr[r]:indptr[r + 1]], c)
+                weights[e, p] = 2 if (a[p] != b[p] and i == j) else 1
+
+
+def _row_counts(rows, a, b, counts):
+    """counts[r] += the kept pairs whose smaller reduced index is r."""
+    for e in range(rows.shape[0]):
+        for p in range(a.size):
+            i, j = rows[e, a[p]], rows[e, b[p]]
+            if i >= 0 and j >= 0:
+                counts[min(i, j)] += 1
+
+
+if AVAILABLE:
+    _pattern = numba.njit(cache=True, nogil=True)(_pattern)
+    _row_counts = numba.njit(cache=True, nogil=True)(_row_counts)
+    _slots = numba.njit(cache=True, nogil=True)(_slots)
+
+
+def _relax(indptr, indices, data, x, b, i):
+    """x[i] = (b[i] - sum_{j != i} a_ij x_j) / a_ii for row i of a CSR matrix. The indices are made
+    unsigned: numba then drops the negative-index check of every access, which halves the time."""
+    i = np.uint64(i)
+    off, diagonal = 0.0, 1.0
+    for k in range(np.uint64(indptr[i]), np.uint64(indptr[i + np.uint64(1)])):
+        j = np.uint64(indices[k])
+        if j == i:
+            diagonal = data[k]
+        else:
+            off += data[k] * x[j]
+    x[i] = (b[i] - off) / diagonal
+
+
+def _symmetric_gauss_seidel(indptr, indices, data, x, b):
+    """One forward and one backward Gauss-Seidel sweep on A x = b (CSR, nonzero diagonal), in place."""
+    n = x.size
+    for i in range(n):
+        _relax(indptr, indices, data, x, b, i)
+    for i in range(n - 1, -1, -1):
+        _relax(indptr, indices, data, x, b, i)
+
+
+if AVAILABLE:
+    _relax = numba.njit(cache=True, nogil=True, error_model="numpy")(_relax)
+    _symmetric_gauss_seidel = numba.njit(cache=True, nogil=True, error_model="numpy")(_symmetric_gauss_seidel)
+
+
+def symmetric_gauss_seidel(A, x, b):
+    """The AMG smoother of :class:`fe2.cell.linalg.Iterative` (pyamg's ``gauss_seidel`` with
+    ``sweep="symmetric"`` on CSR, same arithmetic), compiled without the GIL, so that the right-hand
+    sides of a block can be solved on threads."""
+    _symmetric_gauss_seidel(A.indptr, A.indices, A.data, x, b)
+
+
+def pattern(rows, a, b, n):
+    """The CSR upper-triangle pattern (indptr, indices) of the pairs (a[p], b[p]) of local DOFs of every
+    element, by their reduced indices ``rows`` (nel, nloc; -1: fixed, the pair is dropped), stored at
+    (min, max); with, per element and pair, the slot of the entry it adds to (nnz if dropped) and its
+    weight (0 dropped, 1, or 2 when a != b land on the same reduced DOF). Two passes over the pairs and
+    one sort per row: no temporaries of the size of all pairs but the column buffer."""
+    rows = np.ascontiguousarray(rows)
+    a, b = np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    _row_counts(rows, a, b, counts)
+    index = np.int32 if max(n, counts.sum()) < 2**31 - 1 else np.int64
+    indptr, indices = _pattern(rows, a, b, n, counts, np.empty(int(counts.sum()), dtype=index))
+    slots = np.full((rows.shape[0], a.size), indptr[-1], dtype=index)
+    weights = np.zeros((rows.shape[0], a.size), dtype=np.int8)
+    _slots(rows, a, b, indptr, indices, slots, weights)
+    return indptr.astype(index), indices, slots, weights
