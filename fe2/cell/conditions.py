@@ -56,7 +56,10 @@ class CellProblem:
             if self.solver == "direct":
                 self.factor = self.pattern.factorize(self.data)
             else:
-                self.factor = linalg.Iterative(self.matrix, self.near_nullspace(), rtol=accuracy)
+                # a tangent of the cell is preconditioned by the virgin cell's hierarchy, built once per cell
+                virgin = cell.virgin
+                reuse = None if linearization is virgin else virgin.bind(condition, "iterative").factor
+                self.factor = linalg.Iterative(self.matrix, self.near_nullspace(), rtol=accuracy, preconditioner=reuse)
 
     def near_nullspace(self):
         """The cell's rigid modes (constants; translations and rotations) on the reduced unknowns, (n, m):

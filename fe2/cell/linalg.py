@@ -24,6 +24,7 @@ Two ways in:
 SMALL = 100
 ONE_THREAD = 20000   # Pardiso runs on one MKL thread below this many unknowns
 
+import concurrent.futures
 import contextlib
 import ctypes
 import glob
@@ -37,6 +38,8 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+from . import compiled
 
 try:
     import pypardiso
@@ -308,24 +311,41 @@ class ConvergenceError(RuntimeError):
 
 
 SMOOTH = ("energy", {"krylov": "cg", "maxiter": 2, "degree": 1, "weighting": "local"})
+COARSE = 600   # unknowns: the hierarchy is coarsened until at most about this many are left
+
+
+def cores():
+    """The threads a solve may use: OMP_NUM_THREADS when set (fe2's worker processes set it to 1),
+    else the cores this process may run on."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class Iterative:
     """Conjugate gradients on the SPD matrix given by its upper triangle ``upper`` (CSR), preconditioned
     by one V-cycle of smoothed-aggregation algebraic multigrid (pyamg): ``solve(b)`` for a vector or a
     block of columns, as :class:`Factorization`. The hierarchy is built once here and serves every
-    right-hand side; the columns of a block are solved one after the other.
+    right-hand side; the columns of a block are solved on ``threads`` threads (default :func:`cores`),
+    each running its linear algebra on one thread: the smoother (symmetric Gauss-Seidel, compiled by
+    :mod:`fe2.cell.compiled`), scipy's sparse products and numpy's vector operations all release the GIL.
 
     near_nullspace : (n, m) the modes of (near) zero energy of the operator, restricted to the unknowns:
         constants for conduction; translations and rotations for elasticity. Without them the
         aggregation cannot represent the rigid modes and CG needs ~10x more iterations (docs/solvers.md).
     rtol : stop when ||b - A x|| <= rtol ||b|| (2-norm of the residual, per column).
     maxiter : iterations allowed per column; :class:`ConvergenceError` beyond them.
+    threads : how many columns of a block are solved at once.
+    preconditioner : an :class:`Iterative` whose hierarchy preconditions this matrix instead of its own
+        (none is built): the virgin cell's for a tangent of the same cell, which keeps its pattern and
+        rigid modes (a micro Newton pays the set-up once per cell; CG needs more iterations the more
+        the tangent has moved from the virgin one).
     """
 
     backend = "cg-amg"
 
-    def __init__(self, upper, near_nullspace=None, rtol=ACCURACY, maxiter=500):
+    def __init__(self, upper, near_nullspace=None, rtol=ACCURACY, maxiter=500, threads=None, preconditioner=None):
         import pyamg   # imported here: only large cells pay for it
         upper = sp.csr_matrix(upper)
         self.n = upper.shape[0]
@@ -336,19 +356,35 @@ class Iterative:
         if int(maxiter) < 1:
             raise ValueError(f"maxiter must be a positive number of iterations, got {maxiter}")
         self.rtol, self.maxiter = float(rtol), int(maxiter)
+        self.threads = cores() if threads is None else int(threads)
+        if self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.A = (upper + sp.triu(upper, k=1).T).tocsr()
         self.A.sort_indices()
+        self.iterations = []   # CG iterations of every column solved, in order
+        if preconditioner is not None:
+            if preconditioner.n != self.n:
+                raise ValueError(f"the preconditioner is of {preconditioner.n} unknowns, the matrix of {self.n}")
+            self.hierarchy, self._cycle, self.setup_time = preconditioner.hierarchy, preconditioner._cycle, 0.0
+            return
         B = None if near_nullspace is None else np.ascontiguousarray(near_nullspace, dtype=float).reshape(self.n, -1)
         start = time.perf_counter()
         with one_blas_thread():
             # energy-minimizing prolongation smoothing: 18 CG iterations per load instead of 28 with
             # pyamg's default (Jacobi) on a 219k-unknown 3D cell, for the same set-up (docs/benchmarks.md)
-            self.hierarchy = pyamg.smoothed_aggregation_solver(self.A, B=B, symmetry="symmetric", max_coarse=500,
-                                                                coarse_solver="splu", smooth=SMOOTH)
+            # max_coarse counts aggregates, each carrying one unknown per near-nullspace mode
+            self.hierarchy = pyamg.smoothed_aggregation_solver(
+                self.A, B=B, symmetry="symmetric", max_coarse=max(1, COARSE // (1 if B is None else B.shape[1])),
+                coarse_solver="splu", smooth=SMOOTH)
+            for level in self.hierarchy.levels[:-1]:
+                # pyamg's symmetric Gauss-Seidel (its default smoother) by the compiled kernel, which frees
+                # the GIL; on CSR, point-wise also where pyamg would smooth the coarse levels by blocks
+                level.A = sp.csr_matrix(level.A)
+                level.A.sort_indices()
+                level.presmoother = level.postsmoother = compiled.symmetric_gauss_seidel
             self._cycle = self.hierarchy.aspreconditioner(cycle="V")
             self._cycle(np.zeros(self.n))   # the coarse factorization is made on first use: make it here
         self.setup_time = time.perf_counter() - start
-        self.iterations = []   # CG iterations of every column solved, in order
         logger.debug("AMG hierarchy of %d unknowns: %d levels, operator complexity %.2f, %.2f s", self.n,
                      len(self.hierarchy.levels), self.hierarchy.operator_complexity(), self.setup_time)
 
@@ -369,17 +405,25 @@ class Iterative:
             raise ValueError(f"right-hand side has {b.shape[0]} rows, the matrix {self.n}")
         with one_blas_thread():
             if b.ndim == 1:
-                return self._cg(b)
-            return np.stack([self._cg(b[:, j]) for j in range(b.shape[1])], axis=1).reshape(b.shape)
+                x, k = self._cg(b)
+                self.iterations.append(k)
+                return x
+            columns = [b[:, j] for j in range(b.shape[1])]
+            if self.threads == 1 or len(columns) == 1:
+                solved = [self._cg(column) for column in columns]
+            else:
+                with concurrent.futures.ThreadPoolExecutor(min(self.threads, len(columns))) as pool:
+                    solved = list(pool.map(self._cg, columns))
+        self.iterations.extend(k for _, k in solved)
+        return np.stack([x for x, _ in solved], axis=1).reshape(b.shape)
 
     def _cg(self, b):
-        """Preconditioned CG from zero for one right-hand side."""
+        """Preconditioned CG from zero for one right-hand side: the solution and the iterations."""
         A, M = self.A, self._cycle
         x = np.zeros(self.n)
         norm_b = np.linalg.norm(b)
         if norm_b == 0:
-            self.iterations.append(0)
-            return x
+            return x, 0
         target = self.rtol * norm_b
         r = b.copy()
         z = M(r)
@@ -412,10 +456,9 @@ class Iterative:
                 "Use the direct path (solver='direct'), or allow more iterations (maxiter) or a looser tolerance")
         if not np.all(np.isfinite(x)):
             raise FloatingPointError("the cell problem gave a non-finite solution (singular or ill-posed cell matrix)")
-        self.iterations.append(k)
         logger.debug("CG-AMG, %d unknowns: %d iterations, relative residual %.2e, %.3f s", self.n, k, residual,
                      time.perf_counter() - start)
-        return x
+        return x, k
 
 
 def choose(n, dim, solves):
@@ -431,6 +474,26 @@ def choose(n, dim, solves):
     if n < 0 or solves < 1:
         raise ValueError(f"need n >= 0 unknowns and at least one solve, got n = {n}, solves = {solves}")
     return "iterative" if direct_time(n, dim, solves) > iterative_time(n, dim, solves) else "direct"
+
+
+NEWTON_ITERATIONS = 4   # iterations of a typical micro Newton solve (J2 cells of docs/benchmarks.md: 4-5)
+STALE = 2.4             # CG iterations with the virgin cell's hierarchy on a plastic tangent, over those on the
+                        # virgin matrix (a 3D J2 cell, 8k DOFs: 25-31 against 12; docs/solvers.md)
+
+
+def choose_newton(n, dim, size):
+    """"direct" or "iterative" for the micro Newton of a cell of ``n`` unknowns in ``dim`` dimensions with
+    ``size`` strain components: per converged point, NEWTON_ITERATIONS new tangents each factorized (the
+    ordering and analysis made once) and solved once, one more factorized at convergence and solved for
+    the ``size`` unit loads; against the same solves by CG preconditioned by the virgin cell's hierarchy
+    (built once per cell, so not counted), each STALE times as long as with a hierarchy of its own."""
+    n, k = int(n), NEWTON_ITERATIONS
+    if dim not in (2, 3):
+        raise ValueError(f"dim is 2 or 3, got {dim}")
+    a, p, c, q = DIRECT[dim]
+    direct = (k + 1) * a * n ** p + (k + size) * c * n ** q
+    iterative = (k + size) * STALE * ITERATIVE[dim][1] * n
+    return "iterative" if direct > iterative else "direct"
 
 
 # Time models, s, for n unknowns, fitted to the measurements of docs/solvers.md ("Iterative path"):
