@@ -1,11 +1,13 @@
 """The iterative path of the cell problems (CG preconditioned by smoothed-aggregation AMG): the same
-effective tensors and Hill-Mandel residuals as the direct path to its stated accuracy, the choice
-between the two, and the error when CG does not converge."""
+effective tensors and Hill-Mandel residuals as the direct path to its stated accuracy, the same micro
+Newton solves (stress and consistent tangent) with the virgin cell's hierarchy, the choice between the
+two paths, the compiled smoother and the threads, and the error when CG does not converge."""
 
 import logging
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import fe2
 from fe2.cell import linalg
@@ -25,7 +27,7 @@ def ball(radius):
                 ids=lambda p: f"{p[0]}d-{p[1]}")
 def cell(request):
     dim, physics = request.param
-    # large enough for a multigrid hierarchy (the coarsest level takes up to 500 unknowns)
+    # large enough for a multigrid hierarchy (the coarsest level takes up to linalg.COARSE unknowns)
     mesh = structured(2, 32, **ball(0.3)) if dim == 2 else structured(3, 10, **ball(0.3))
     return fe2.Cell(mesh, materials(physics))
 
@@ -107,3 +109,88 @@ def test_progress_is_logged(caplog, monkeypatch):
         fe2.homogenize(cell, "periodic", solver="iterative")
     lines = [r.getMessage() for r in caplog.records if "iteration" in r.getMessage()]
     assert lines and "relative residual" in lines[0]
+
+
+J2 = {"matrix": fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0),
+      "inclusion": fe2.Isotropic(E=400.0, nu=0.2)}
+
+
+@pytest.fixture(scope="module")
+def j2_cell():
+    return fe2.Cell(structured(3, 8, **ball(0.3)), J2)
+
+
+@pytest.mark.parametrize("bc", BCS)
+def test_micro_newton_on_the_iterative_path_matches_the_direct(j2_cell, bc):
+    # a plastic increment of a 3D J2 cell: each Newton tangent solved by CG preconditioned by the
+    # virgin cell's hierarchy, the consistent tangent from the same condensation
+    strain = np.array([0.012, -0.003, -0.003, 0.0, 0.0, 0.0045])
+    direct = fe2.nonlinear.solve(j2_cell, strain, bc, solver="direct")
+    iterative = fe2.nonlinear.solve(j2_cell, strain, bc, solver="iterative")
+    assert not direct.elastic and direct.iterations >= 2
+    assert iterative.iterations == direct.iterations
+    assert np.linalg.norm(iterative.stress - direct.stress) <= ACCURACY * np.linalg.norm(direct.stress)
+    assert np.linalg.norm(iterative.tangent - direct.tangent) <= ACCURACY * np.linalg.norm(direct.tangent)
+    assert iterative.hill_mandel <= 1e-10
+    # one hierarchy per cell and condition: the converged tangent's problem reuses the virgin one
+    virgin = j2_cell.linearize().bind(bc, "iterative").factor
+    converged = iterative.linearization.bind(bc, "iterative").factor
+    assert converged.hierarchy is virgin.hierarchy and converged.setup_time == 0.0
+    with pytest.raises(ValueError, match="unknown solver 'cg'"):
+        fe2.nonlinear.solve(j2_cell, strain, bc, solver="cg")
+
+
+def test_rve_law_passes_its_solver_to_every_micro_solve(j2_cell):
+    strains = np.array([[0.012, -0.003, -0.003, 0.0, 0.0, 0.0045], [0.0, 0.0, 0.0, 0.0, 0.0, 0.01]])
+    direct = fe2.RVELaw(j2_cell, solver="direct").response(strains)
+    iterative = fe2.RVELaw(j2_cell, solver="iterative").response(strains)
+    assert np.linalg.norm(iterative[0] - direct[0]) <= ACCURACY * np.linalg.norm(direct[0])
+    assert np.linalg.norm(iterative[1] - direct[1]) <= ACCURACY * np.linalg.norm(direct[1])
+    with pytest.raises(ValueError, match="unknown solver"):
+        fe2.RVELaw(j2_cell, solver="lu")
+
+
+def test_choose_newton_keeps_2d_and_small_3d_cells_direct():
+    choose = linalg.choose_newton
+    # 2D: a factorization of a new tangent beats CG with a stale hierarchy at every size
+    assert choose(2_000, 2, 3) == choose(100_000, 2, 3) == choose(4_000_000, 2, 3) == "direct"
+    # 3D: direct for the cells FE² runs today, CG with the virgin hierarchy from about 20k unknowns
+    assert choose(8_000, 3, 6) == "direct"
+    assert choose(31_000, 3, 6) == choose(300_000, 3, 6) == "iterative"
+    with pytest.raises(ValueError, match="dim"):
+        choose(1000, 1, 1)
+
+
+def test_a_preconditioner_from_another_matrix_must_match_its_size():
+    cell = fe2.Cell(structured(2, 30, **ball(0.3)), materials("conduction"))
+    virgin = fe2.bind(cell, "periodic", solver="iterative").factor
+    kubc = fe2.bind(cell, "kubc", solver="direct")
+    with pytest.raises(ValueError, match="preconditioner is of"):
+        linalg.Iterative(kubc.matrix, preconditioner=virgin)
+
+
+def test_compiled_smoother_is_pyamgs_symmetric_gauss_seidel():
+    from pyamg.relaxation.relaxation import gauss_seidel
+    cell = fe2.Cell(structured(2, 12, **ball(0.3)), materials("elasticity"))
+    problem = fe2.bind(cell, "periodic", solver="direct")
+    upper = problem.matrix
+    A = (upper + sp.triu(upper, k=1).T).tocsr()
+    A.sort_indices()
+    b = np.random.default_rng(0).normal(size=A.shape[0])
+    x, y = np.zeros_like(b), np.zeros_like(b)
+    for _ in range(3):
+        gauss_seidel(A, x, b, sweep="symmetric")
+        fe2.cell.compiled.symmetric_gauss_seidel(A, y, b)
+    assert np.linalg.norm(y - x) <= 1e-13 * np.linalg.norm(x)
+
+
+def test_columns_solved_on_threads_equal_those_solved_in_turn():
+    cell = fe2.Cell(structured(3, 10, **ball(0.3)), materials("elasticity"))
+    problem = fe2.bind(cell, "periodic", solver="direct")
+    b = problem.coupling
+    one = linalg.Iterative(problem.matrix, problem.near_nullspace(), threads=1)
+    two = linalg.Iterative(problem.matrix, problem.near_nullspace(), threads=2)
+    assert np.array_equal(one.solve(b), two.solve(b))
+    assert one.iterations == two.iterations and len(two.iterations) == b.shape[1]
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        linalg.Iterative(problem.matrix, threads=0)

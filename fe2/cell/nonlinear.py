@@ -22,12 +22,9 @@ import dataclasses
 
 import numpy as np
 
+from . import linalg
 from .conditions import Subc, condition
 from .averages import field_averages
-
-# the micro Newton solves one pattern many times (every iteration, every elastic predictor): the direct
-# path, whose ordering and analysis are the pattern's, made once (docs/solvers.md)
-DIRECT = "direct"
 
 
 class MicroDivergence(RuntimeError):
@@ -57,17 +54,27 @@ class MicroSolution:
         return len(self.residuals) - 1
 
 
-def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations=25):
+def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations=25, solver="auto"):
     """Equilibrate ``cell`` for the macro strain ``strain`` under ``bc`` from the history ``state``
     (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Newton with a
     backtracking line search on the residual norm (the discrete problem, and so the consistent
     tangent, are unchanged by it), from the elastic predictor under kinematic conditions. Raises
     MicroDivergence after ``max_iterations`` or on a non-finite residual. Convergence: the residual
-    norm below tol times the norm of the internal forces."""
+    norm below tol times the norm of the internal forces.
+
+    ``solver``: the path of the linear solves. Each iteration solves one new tangent matrix once:
+    "direct" factorizes it (the ordering and analysis are the pattern's, made once per cell);
+    "iterative" runs CG preconditioned by the virgin cell's AMG hierarchy (built once per cell);
+    "auto" (:func:`fe2.cell.linalg.choose_newton`): direct for 2D cells and small 3D ones, iterative
+    for 3D cells above about 20k unknowns (docs/solvers.md)."""
     bc = condition(bc)
     strain = cell.check_strain(strain)
     state = cell.initial_states() if state is None else state
     dof_map, n = cell.constraint(bc)
+    if solver not in linalg.SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; use one of {', '.join(map(repr, linalg.SOLVERS))}")
+    if solver == "auto":
+        solver = linalg.choose_newton(n, cell.dim, cell.physics.size)
     static = isinstance(bc, Subc)
     load = cell.scatter(cell.unit_stress_forces(), dof_map, n) if static else None
 
@@ -94,7 +101,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         # strain, by superposition of the unit fields of the virgin cell. An increment that stays
         # elastic at every micro point is then equilibrated as it stands (solved in no iteration).
         u = np.zeros(cell.ndofs) if guess is None else np.array(guess, dtype=float)
-        u += cell.linearize().bind(bc, DIRECT).unit_fields() @ (strain - cell.average(cell.strain(u)))
+        u += cell.linearize().bind(bc, solver).unit_fields() @ (strain - cell.average(cell.strain(u)))
     sigma = np.zeros(cell.physics.size)  # SUBC: the multiplier is the macro stress, <sigma> of the field
     if static and guess is not None:
         sigma = cell.average(cell.respond(cell.strain(u), state)[0])
@@ -109,9 +116,9 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             elastic = np.array_equal(tangent, np.broadcast_to(cell.elastic_tangent, tangent.shape))
             # every micro point elastic: the converged tangent is the virgin one, factorized once per cell
             if elastic:
-                problem = cell.linearize().bind(bc, DIRECT)
+                problem = cell.linearize().bind(bc, solver)
             else:
-                problem = bc.problem(bc, cell.linearize(tangent), solver=DIRECT)
+                problem = bc.problem(bc, cell.linearize(tangent), solver=solver)
             hill_mandel = field_averages(cell, eps[..., None], stress[..., None])[2][0]
             return MicroSolution(cell.average(stress), problem.tangent(), new_state, u, residuals, hill_mandel,
                                  problem.linearization, elastic)
@@ -119,7 +126,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             break
         # a cell problem of its own, not cached by the linearization: when the next iteration drops
         # it, its factorization (and Pardiso handle) is released at once
-        problem = bc.problem(bc, cell.linearize(tangent), solver=DIRECT)
+        problem = bc.problem(bc, cell.linearize(tangent), solver=solver)
         if static:
             x1 = problem.solve(r1)
             dsigma = np.linalg.solve(problem.compliance, problem.load.T @ x1 / cell.volume - r2)

@@ -23,7 +23,7 @@ import itertools
 
 import numpy as np
 
-from ..cell import nonlinear
+from ..cell import linalg, nonlinear
 from ..cell.conditions import condition
 from ..materials.law import Law
 from ..parallel import Progress, WorkerLost
@@ -40,8 +40,9 @@ class Histories:
         return f"Histories(version {self.version}, {self.shape})"
 
 
-def _solve_points(cell, bc, tol, max_iterations, strains, histories, numbers):
+def _solve_points(cell, bc, settings, strains, histories, numbers):
     """Cell solves of the points (m, n) from their histories: stress, tangent, new histories.
+    ``settings``: the keywords of :func:`fe2.nonlinear.solve` (tol, max_iterations, solver);
     ``numbers``: the points' indices among all of the law's points (named in errors)."""
     stress = np.empty_like(strains)
     tangent = np.empty(strains.shape + strains.shape[-1:])
@@ -49,7 +50,7 @@ def _solve_points(cell, bc, tol, max_iterations, strains, histories, numbers):
     for i, (E, history) in enumerate(zip(strains, histories)):
         micro, guess = (None, None) if history is None else (history["micro"], history["field"])
         try:
-            solution = nonlinear.solve(cell, E, bc, micro, guess=guess, tol=tol, max_iterations=max_iterations)
+            solution = nonlinear.solve(cell, E, bc, micro, guess=guess, **settings)
         except nonlinear.MicroDivergence as error:
             failure = nonlinear.MicroDivergence(f"material point {numbers[i]}: {error}", error.residuals)
             failure.point = int(numbers[i])
@@ -65,8 +66,8 @@ class MicroWorker:
     """The micro histories of some of the macro points (their indices ``points`` among all of the
     law's points), on the worker that owns them."""
 
-    def __init__(self, cell, bc, tol, max_iterations, points):
-        self.cell, self.bc, self.tol, self.max_iterations, self.points = cell, bc, tol, max_iterations, points
+    def __init__(self, cell, bc, settings, points):
+        self.cell, self.bc, self.settings, self.points = cell, bc, settings, points
         self.committed, self.version = np.full(len(points), None, dtype=object), 0
         self.trial, self.trial_version = None, None
 
@@ -85,7 +86,7 @@ class MicroWorker:
             if base != self.version:  # the macro problem committed the last trial
                 self.committed, self.version = self._at(base), base
             self.trial, self.trial_version = self.committed.copy(), new
-        stress, tangent, self.trial[indices] = _solve_points(self.cell, self.bc, self.tol, self.max_iterations, strains,
+        stress, tangent, self.trial[indices] = _solve_points(self.cell, self.bc, self.settings, strains,
                                                              self.committed[indices], self.points[indices])
         return stress, tangent, sum(bool(history["elastic"]) for history in self.trial[indices])
 
@@ -97,16 +98,23 @@ class MicroWorker:
 
 
 class RVELaw(Law):
-    """The averaged stress and consistent tangent of ``cell`` under ``bc`` as a material-point law."""
+    """The averaged stress and consistent tangent of ``cell`` under ``bc`` as a material-point law.
+    ``tol``, ``max_iterations``, ``solver``: of each micro Newton solve (:func:`fe2.nonlinear.solve`;
+    ``solver="auto"`` keeps 2D and small 3D cells on the direct path and takes large 3D cells to CG with
+    the virgin cell's AMG hierarchy)."""
 
     is_field = False
 
-    def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25, executor=None, progress=False):
+    def __init__(self, cell, bc="periodic", *, tol=1e-10, max_iterations=25, solver="auto", executor=None,
+                 progress=False):
         if not tol > 0 or int(max_iterations) < 1:
             raise ValueError(f"tol must be positive and max_iterations at least 1, got tol={tol}, max_iterations={max_iterations}")
+        if solver not in linalg.SOLVERS:
+            raise ValueError(f"unknown solver {solver!r}; use one of {', '.join(map(repr, linalg.SOLVERS))}")
         self.cell, self.bc = cell, condition(bc)   # a cell never changes, so it is shared, not copied
         self.physics = cell.physics.name
-        self.tol, self.max_iterations = tol, max_iterations
+        self.tol, self.max_iterations, self.solver = tol, max_iterations, solver
+        self._settings = {"tol": tol, "max_iterations": max_iterations, "solver": solver}   # of each micro solve
         self.linear = cell.linear
         self._elastic = cell.linearize().bind(self.bc).tangent()  # the effective tangent of the virgin cell
         self.executor = None if self.linear else executor
@@ -134,7 +142,7 @@ class RVELaw(Law):
         if self._workers is None:
             workers = self.executor.workers
             self._chunks = [chunk for chunk in (np.arange(w, flat.size, workers) for w in range(workers)) if len(chunk)]
-            self._workers = [self.executor.actor(MicroWorker, self.cell, self.bc, self.tol, self.max_iterations, chunk)
+            self._workers = [self.executor.actor(MicroWorker, self.cell, self.bc, self._settings, chunk)
                              for chunk in self._chunks]
         if sum(len(chunk) for chunk in self._chunks) != flat.size:
             raise ValueError(f"{flat.size} micro histories for the {sum(map(len, self._chunks))} points on the workers")
@@ -158,7 +166,7 @@ class RVELaw(Law):
                 raise ValueError(f"{states.size} micro histories for {len(points)} points")
             new = np.empty(len(points), dtype=object)
             for piece in np.array_split(np.arange(len(points)), min(len(points), 16)):
-                stress[piece], tangent[piece], new[piece] = _solve_points(self.cell, self.bc, self.tol, self.max_iterations,
+                stress[piece], tangent[piece], new[piece] = _solve_points(self.cell, self.bc, self._settings,
                                                                           points[piece], states[piece], piece)
                 bar.update(len(piece))
             return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
