@@ -199,7 +199,8 @@ class PatchDynamics:
         k1 = self.derivative(U, first)
         if method == "euler":
             if step < self.burst_time * (1 - 1e-12):
-                raise ValueError(f"the projective step {step:g} is shorter than the burst dt = {self.burst_time:g}")
+                raise ValueError(f"the projective step {step:g} is shorter than the burst dt = {self.burst_time:g} (with "
+                                 "run: make the time a whole number of steps, or use rk2/rk4)")
             return first.end + (step - self.burst_time) * k1, 1, first
         if method == "rk2":
             k2 = self.derivative(U + step * k1)
