@@ -194,24 +194,30 @@ class FineSimulation:
         self.points[:, folded] = index * patches.dx                            # in [0, L)
         self.fine = Discretization(mesh, problem, dt, theta, dofs=folded[mesh.t.T], n=self.n, intorder=intorder)
         self.mesh = mesh
-        # the core average of every patch: sum over its core elements of ∫ φ_i, divided by h^d
+        self.restriction = self.restriction_matrix(patches)
+
+    def restriction_matrix(self, patches):
+        """The sparse (n_patches, n) matrix of the core averages of the P1 field over the cores of
+        ``patches`` (any patch set of this box whose core edges lie on the fine nodes)."""
+        mesh = self.mesh
         centroids = mesh.p[:, mesh.t].mean(axis=1)                              # (dim, nel)
         rows, cols, vals = [], [], []
-        for p, X in enumerate(patches.centres):
+        for p, X in enumerate(patches.centres):   # sum over the core elements of ∫ φ_i, divided by h^d
             core = np.all(np.abs(centroids - X[:, None]) < patches.core / 2, axis=0)
             rows.append(np.full(core.sum() * mesh.t.shape[0], p))
             cols.append(self.fine.dofs[core].ravel())
             vals.append(self.fine.element_integrals[core].ravel() / patches.core**patches.dim)
-        self.restriction = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                                         shape=(patches.n_patches, self.n))
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(patches.n_patches, self.n))
 
     def interpolate(self, function):
         """The nodal values of ``function`` (x (dim, n) -> (n,)): an initial field."""
         return np.asarray(function(self.points), dtype=float)
 
-    def core_averages(self, u):
-        """The core average of the field u (n,) over every patch's core: the patch scheme's coarse state."""
-        return self.restriction @ u
+    def core_averages(self, u, patches=None):
+        """The core averages of the field u (n,) over the cores of ``patches`` (default: those this
+        simulation was made with): the patch scheme's coarse state."""
+        return (self.restriction if patches is None else self.restriction_matrix(patches)) @ u
 
     def run(self, u, time, callback=None):
         """The field after ``time`` (a whole number of steps dt) from u; ``callback(t, u)`` after each step."""
