@@ -2,7 +2,7 @@
 
 import logging
 
-from . import cell, geometry, io, logs, macro, materials, msfem, notation, parallel, rve_size
+from . import cell, equation_free, geometry, io, logs, macro, materials, msfem, notation, parallel, rve_size
 from .cell import (Cell, Comparison, Condition, Homogenization, Kubc, Lattice, Linearization, Periodic,
                    PeriodicityError, Subc, analytic, bind, bounds, compare, hill_mandel, homogenize, nonlinear,
                    response, tangent)
