@@ -1,14 +1,18 @@
-"""Benchmark: the direct and the iterative path side by side on 3D periodic elasticity cells.
+"""Benchmark: the direct and the iterative path side by side on periodic elasticity cells, 3D and 2D.
 
-A cube with one spherical particle (f = 0.2), P1 tetrahedra, meshed by gmsh once per size. Then, each
-in a fresh process after MKL and pyamg are loaded:
-  * direct: Cell(...) + homogenize(cell, Periodic(), solver="direct"): Pardiso's factorization and 6 solves;
-  * iterative: the same with solver="iterative": CG preconditioned by smoothed-aggregation AMG;
+3D: a cube with one spherical particle (f = 0.2), P1 tetrahedra; 2D: a square with one fiber (f = 0.4),
+P1 triangles, plane strain; meshed by gmsh once per size (bench/cell_periodic.py's geometries). Then,
+each in a fresh process after MKL and pyamg are loaded:
+  * direct: Cell(...) + homogenize(cell, Periodic(), solver="direct"): Pardiso's factorization and the solves;
+  * iterative: the same with solver="iterative": CG preconditioned by smoothed-aggregation AMG, the
+    unit loads on as many threads as the process has cores;
+  * with --fedoo, fedoo on the same 3D mesh (bench/peer_fedoo_cell3d.py, in its own venv);
 timed from the loaded mesh to the effective tensor, with the peak memory (RSS high-water mark above
-the RSS once the mesh is loaded) and the CG iterations. The two tensors are compared, and the time
-growth exponent is fitted over the sizes.
+the RSS once the mesh is loaded), the time by stage and the CG iterations. The tensors are compared,
+and the time growth exponent of each path is fitted over the sizes of each dimension.
 
-    python bench/cell_iterative.py [--dofs 50000 300000] [--skip-direct-above N] [--json FILE]
+    python bench/cell_iterative.py [--sphere 50000 300000 1000000] [--fiber 50000 250000 1000000]
+                                   [--skip-direct-above N] [--fedoo] [--json FILE]
 """
 
 import argparse
@@ -24,15 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cell_periodic import peak_rss, rss, warm_up  # noqa: E402
-
-
-def make_mesh(dofs, msh):
-    import fe2
-    h = (3.0 / dofs) ** (1 / 3)   # about one node per h^3, three DOFs per node
-    start = time.perf_counter()
-    fe2.geometry.sphere(0.2, h=h, phases=("matrix", "fiber"), path=msh)
-    return {"mesh [s]": time.perf_counter() - start}
+from cell_periodic import make_mesh, peak_rss, rss, warm_up  # noqa: E402
 
 
 def solve(msh, solver, tensor):
@@ -55,6 +51,9 @@ def solve(msh, solver, tensor):
         out["CG iterations per load"] = [int(k) for k in bound.factor.iterations]
         out["AMG levels"] = len(bound.factor.hierarchy.levels)
         out["AMG set-up [s]"] = bound.factor.setup_time
+        out["AMG memory [MB]"] = bound.factor.memory / 1e6
+        out["AMG unknowns per level"] = [int(level.A.shape[0]) for level in bound.factor.hierarchy.levels]
+        out["threads"] = bound.factor.threads
     return out
 
 
@@ -72,40 +71,48 @@ def machine():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dofs", type=int, nargs="+", default=[50_000, 300_000])
+    parser.add_argument("--sphere", type=int, nargs="*", default=[50_000, 300_000], help="3D cells: target DOFs")
+    parser.add_argument("--fiber", type=int, nargs="*", default=[], help="2D cells: target DOFs")
     parser.add_argument("--skip-direct-above", type=int, default=None, help="run only the iterative path above this size")
+    parser.add_argument("--fedoo", action="store_true", help="run fedoo on the 3D meshes too")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
         kind, *rest = args.step
-        print(json.dumps(make_mesh(int(rest[0]), rest[1]) if kind == "mesh" else solve(*rest)))
+        print(json.dumps(make_mesh(rest[0], int(rest[1]), rest[2]) if kind == "mesh" else solve(*rest)))
         return
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for dofs in args.dofs:
-            msh = os.path.join(folder, f"cell_{dofs}.msh")
-            row = {"target dofs": dofs, **run("--step", "mesh", dofs, msh)}
+        for geometry, dofs in [("sphere", d) for d in args.sphere] + [("fiber", d) for d in args.fiber]:
+            msh = os.path.join(folder, f"{geometry}_{dofs}.msh")
+            row = {"geometry": geometry, "target dofs": dofs, **run("--step", "mesh", geometry, dofs, msh)}
             for solver in ("iterative", "direct"):
                 if solver == "direct" and args.skip_direct_above and dofs > args.skip_direct_above:
                     continue
                 row[solver] = run("--step", "solve", msh, solver, os.path.join(folder, f"{solver}.npy"))
-                print(f"{dofs:>9}: {solver:9} {row[solver]['total [s]']:8.1f} s, "
+                print(f"{geometry} {dofs:>9}: {solver:9} {row[solver]['total [s]']:8.1f} s, "
                       f"{row[solver]['peak memory [MB]']:8.0f} MB", flush=True)
+            tensors = {s: np.load(os.path.join(folder, f"{s}.npy")) for s in ("iterative", "direct") if s in row}
+            if args.fedoo and geometry == "sphere":
+                import peer_fedoo_cell3d
+                row["fedoo"] = peer_fedoo_cell3d.run(msh)
+                print(f"{geometry} {dofs:>9}: fedoo     {row['fedoo']['total [s]']:8.1f} s, "
+                      f"{row['fedoo']['peak memory [MB]']:8.0f} MB", flush=True)
             if "direct" in row:
-                C = {s: np.load(os.path.join(folder, f"{s}.npy")) for s in ("iterative", "direct")}
-                row["tensor difference (relative, max norm)"] = float(np.abs(C["iterative"] - C["direct"]).max()
-                                                                      / np.abs(C["direct"]).max())
+                row["tensor difference (relative, max norm)"] = float(np.abs(tensors["iterative"] - tensors["direct"]).max()
+                                                                      / np.abs(tensors["direct"]).max())
                 row["speed-up"] = row["direct"]["total [s]"] / row["iterative"]["total [s]"]
                 row["memory ratio (iterative / direct)"] = (row["iterative"]["peak memory [MB]"]
                                                             / row["direct"]["peak memory [MB]"])
             rows.append(row)
     result = {"machine": machine(), "rows": rows}
-    for solver in ("iterative", "direct"):
-        points = [(r[solver]["dofs"], r[solver]["total [s]"]) for r in rows if solver in r]
-        if len(points) > 1:
-            n, t = np.log(np.array(points)).T
-            result[f"growth exponent {solver}"] = float(np.polyfit(n, t, 1)[0])
+    for geometry in ("sphere", "fiber"):
+        for solver in ("iterative", "direct", "fedoo"):
+            points = [(r[solver]["dofs"], r[solver]["total [s]"]) for r in rows if solver in r and r["geometry"] == geometry]
+            if len(points) > 1:
+                n, t = np.log(np.array(points)).T
+                result[f"growth exponent {geometry} {solver}"] = float(np.polyfit(n, t, 1)[0])
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
