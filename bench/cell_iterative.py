@@ -6,7 +6,8 @@ each in a fresh process after MKL and pyamg are loaded:
   * direct: Cell(...) + homogenize(cell, Periodic(), solver="direct"): Pardiso's factorization and the solves;
   * iterative: the same with solver="iterative": CG preconditioned by smoothed-aggregation AMG, the
     unit loads on as many threads as the process has cores;
-  * with --fedoo, fedoo on the same 3D mesh (bench/peer_fedoo_cell3d.py, in its own venv);
+  * with --fedoo, fedoo on the same 3D mesh (bench/peer_fedoo_cell3d.py, in its own venv, on as many
+    threads as fe2's direct path: the cores), its tensor compared with fe2's;
 timed from the loaded mesh to the effective tensor, with the peak memory (RSS high-water mark above
 the RSS once the mesh is loaded), the time by stage and the CG iterations. The tensors are compared,
 and the time growth exponent of each path is fitted over the sizes of each dimension.
@@ -73,13 +74,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sphere", type=int, nargs="*", default=[50_000, 300_000], help="3D cells: target DOFs")
     parser.add_argument("--fiber", type=int, nargs="*", default=[], help="2D cells: target DOFs")
-    parser.add_argument("--skip-direct-above", type=int, default=None, help="run only the iterative path above this size")
+    parser.add_argument("--skip-direct-above", type=int, default=None, help="3D: run only the iterative path above this size (the direct path needs about 34 GB at 1M DOFs)")
     parser.add_argument("--fedoo", action="store_true", help="run fedoo on the 3D meshes too")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
         kind, *rest = args.step
+        if kind == "fedoo":   # a process of its own: importing the peer sets one thread for the process
+            import peer_fedoo_cell3d
+            print(json.dumps(peer_fedoo_cell3d.run(rest[0], reference=rest[1], threads=os.cpu_count())))
+            return
         print(json.dumps(make_mesh(rest[0], int(rest[1]), rest[2]) if kind == "mesh" else solve(*rest)))
         return
     rows = []
@@ -88,15 +93,18 @@ def main():
             msh = os.path.join(folder, f"{geometry}_{dofs}.msh")
             row = {"geometry": geometry, "target dofs": dofs, **run("--step", "mesh", geometry, dofs, msh)}
             for solver in ("iterative", "direct"):
-                if solver == "direct" and args.skip_direct_above and dofs > args.skip_direct_above:
+                if solver == "direct" and geometry == "sphere" and args.skip_direct_above and dofs > args.skip_direct_above:
                     continue
                 row[solver] = run("--step", "solve", msh, solver, os.path.join(folder, f"{solver}.npy"))
                 print(f"{geometry} {dofs:>9}: {solver:9} {row[solver]['total [s]']:8.1f} s, "
                       f"{row[solver]['peak memory [MB]']:8.0f} MB", flush=True)
             tensors = {s: np.load(os.path.join(folder, f"{s}.npy")) for s in ("iterative", "direct") if s in row}
             if args.fedoo and geometry == "sphere":
-                import peer_fedoo_cell3d
-                row["fedoo"] = peer_fedoo_cell3d.run(msh)
+                reference = os.path.join(folder, "direct.npy" if "direct" in row else "iterative.npy")
+                peer = run("--step", "fedoo", msh, reference)
+                row["fedoo"] = {**peer["fedoo"], "dofs": peer["dofs"],
+                                "peak memory [MB]": peer["fedoo"]["peak memory above the loaded mesh [MB]"],
+                                "tensor difference to fe2 (relative, max norm)": peer["tensor difference (relative, max norm)"]}
                 print(f"{geometry} {dofs:>9}: fedoo     {row['fedoo']['total [s]']:8.1f} s, "
                       f"{row['fedoo']['peak memory [MB]']:8.0f} MB", flush=True)
             if "direct" in row:

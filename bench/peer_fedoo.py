@@ -28,7 +28,8 @@ Both codes solve the same discrete problem in the same run, one BLAS/OpenMP thre
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+for _var in THREAD_VARIABLES:
     os.environ[_var] = "1"  # before numpy and MKL load: per core, for fe2 here and fedoo in its subprocess
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "PYPARDISO_MKL_RT"}  # before fe2 sets it (fe2.cell.linalg)
