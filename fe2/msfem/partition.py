@@ -18,6 +18,7 @@ back into the element.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 
@@ -108,7 +109,10 @@ class Partition:
         self._order = order
         self._offsets = np.searchsorted(self.parent[order], np.arange(coarse.t.shape[1] + 1))
         self.counts = np.diff(self._offsets)                                                 # fine elements per coarse element
+        self.position = np.empty_like(order)                                                 # index of e in members(parent[e])
+        self.position[order] = np.arange(order.size) - self._offsets[self.parent[order]]
         self.vertex_nodes = self._vertex_nodes()
+        self.valence = np.bincount(coarse.t.ravel(), minlength=coarse.p.shape[1])           # coarse elements at each vertex
 
     def members(self, K):
         """The fine elements inside coarse element K."""
@@ -167,13 +171,31 @@ class Partition:
                                f"(nearest fine node {distance[v]:.3g} away)")
         return nodes
 
+    def layers(self, k):
+        """The k-layer patches of all coarse elements: U_0(K) = K, U_j(K) = the coarse elements that
+        share a vertex with U_(j-1)(K). A sparse boolean matrix (nK, nK); row K holds U_k(K)."""
+        nK = self.coarse.t.shape[1]
+        incidence = sp.csr_matrix((np.ones(self.coarse.t.size), (np.repeat(np.arange(nK), self.coarse.t.shape[0]),
+                                                                 self.coarse.t.T.ravel())), shape=(nK, self.coarse.p.shape[1]))
+        neighbours = (incidence @ incidence.T).astype(bool).astype(np.int32)
+        patches = sp.identity(nK, dtype=np.int32, format="csr")
+        for _ in range(k):
+            patches = (patches @ neighbours).astype(bool).astype(np.int32)
+        patches.sort_indices()
+        return patches
+
+    def neighbourhood(self, K, factor):
+        """The coarse elements (sorted) that may hold fine elements of the patch of K scaled by ``factor``."""
+        if factor == 1:
+            return np.array([K])
+        return np.sort(self._tree.query_ball_point(self.centroids[K], factor * self.radii[K] + self.radii.max()))
+
     def patch(self, K, factor):
         """The fine elements of the oversampling patch of coarse element K: those whose centroids
         lie in K scaled by ``factor`` (>= 1) about its centroid, clipped to the domain."""
         if factor == 1:
             return self.members(K)
-        near = self._tree.query_ball_point(self.centroids[K], factor * self.radii[K] + self.radii.max())
-        candidates = np.concatenate([self.members(J) for J in near])
+        candidates = np.concatenate([self.members(J) for J in self.neighbourhood(K, factor)])
         enlarged = self.centroids[K] + factor * (self.vertices[K] - self.centroids[K])
         centroids = self.fine.p[:, self.fine.t[:, candidates]].mean(axis=1).T
         keep = inside(np.broadcast_to(enlarged, (len(candidates),) + enlarged.shape), centroids, self.tol)
