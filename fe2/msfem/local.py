@@ -23,7 +23,7 @@ import numpy as np
 from ..cell.body import Body
 from .partition import shape_functions
 
-BATCH = 50_000  # fine elements whose element data are computed together
+BATCH = 12_000  # fine elements whose element data are computed together (bounds the transient memory of one batch)
 
 
 def blocks(compute, needs, sizes, batch=BATCH):
