@@ -201,7 +201,7 @@ class MultiscaleSpace:
             u = np.concatenate([field(K) for K in range(start, stop)])
             yield elements, Body(mesh, materials), interleave(nodes, ncomp), u
             del mesh
-            gc.collect()  # the chunk's scikit-fem objects hold reference cycles (one collection per chunk)
+            gc.collect(1)  # the chunk's scikit-fem objects hold young reference cycles (see local.element_data)
             start = stop
 
     # --- output -----------------------------------------------------------------------------------
