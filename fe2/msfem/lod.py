@@ -33,6 +33,7 @@ vertex * ncomp + component, fine DOFs node * ncomp + component.
 """
 
 import collections
+import itertools
 import time
 
 import numpy as np
@@ -40,12 +41,13 @@ import scipy.sparse as sp
 
 from ..cell.linalg import SymbolicFactorization
 from ..macro.boundary import Dirichlet, dirichlet_dofs
-from ..parallel import Serial
+from ..parallel import Progress, Serial
 from ..timing import timed
 from .local import blocks, boundary_facets, element_data, interleave, stacked
 from .space import MultiscaleSpace, Solution
 
 TASK_ELEMENTS = 20_000   # patch fine elements per task of local problems
+GROUP = 8                # tasks per worker handed to the executor at once
 
 
 class LOD(MultiscaleSpace):
@@ -91,11 +93,15 @@ class LOD(MultiscaleSpace):
             self.patches = self.partition.layers(self.layers)
             columns = _Columns(n_fine, self.element_dofs, np.repeat(self.partition.valence, self.ncomp))
             pg = []
-            for chunk in executor.map(_correctors, self._tasks(executor.workers), label="correctors",
-                                      progress=progress, total=len(self._chunks(executor.workers))):
-                for T, dofs, q, rows, block in chunk:
-                    columns.add(T, dofs, q)
-                    pg.append((np.repeat(rows, self.m), np.tile(self.element_dofs[T], rows.size), block.ravel()))
+            tasks, bar = self._tasks(executor.workers), Progress(len(self._chunks(executor.workers)), "correctors",
+                                                                   enabled=progress)
+            while group := list(itertools.islice(tasks, GROUP * executor.workers)):
+                # a group at a time: its correctors go into Q before the next group runs (map returns a list)
+                for chunk in executor.map(_correctors, group, label="correctors", progress=False):
+                    for T, dofs, q, rows, block in chunk:
+                        columns.add(T, dofs, q)
+                        pg.append((np.repeat(rows, self.m), np.tile(self.element_dofs[T], rows.size), block.ravel()))
+                bar.update(len(group))
             self.correctors = columns.matrix()
             del columns
         with timed(self.timings, "coarse assembly"):
