@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import skfem
 
 import fe2
 import fe2.logs

@@ -102,12 +102,13 @@ class LOD(MultiscaleSpace):
                         columns.add(T, dofs, q)
                         pg.append((np.repeat(rows, self.m), np.tile(self.element_dofs[T], rows.size), block.ravel()))
                 bar.update(len(group))
+            release()  # the serial executor ran the patches here: free their Pardiso handles
             self.correctors = columns.matrix()
             del columns
         with timed(self.timings, "coarse assembly"):
             self.prolongation, self.interpolation = self._coarse_operators()
             if self.petrov_galerkin:
-                self.matrix = _coo(pg, (self.ndofs, self.ndofs)).tocsr()
+                self.matrix = _coo(_drain(pg), (self.ndofs, self.ndofs)).tocsr()
             else:
                 B = self.basis_matrix()
                 A = _coo(self._pieces["A"], (n_fine, n_fine)).tocsr()
@@ -122,8 +123,8 @@ class LOD(MultiscaleSpace):
             dirichlet = names
         conditions = [Dirichlet(bc, 0.0) if isinstance(bc, str) else bc for bc in dirichlet]
         if not conditions:
-            raise ValueError("LOD needs at least one Dirichlet boundary (dirichlet=...): its correctors vanish there, "
-                             f"and the coarse mesh names none (it has {names})")
+            raise ValueError("LOD needs at least one Dirichlet boundary, where its correctors vanish: give "
+                             f"dirichlet=[names] (the coarse mesh has the boundaries {names})")
         return conditions
 
     def _fine_dirichlet(self):
@@ -219,13 +220,16 @@ class LOD(MultiscaleSpace):
 
     def _coarse_operators(self):
         """The prolongation P (fine DOFs x coarse DOFs: the coarse nodal functions at the fine nodes)
-        and the quasi-interpolation I_H (coarse DOFs x fine DOFs), from the pieces of every element."""
+        and the quasi-interpolation I_H (coarse DOFs x fine DOFs), from the pieces of every element
+        (each list is emptied as it is summed)."""
         n_fine, n_coarse = self.fine.p.shape[1], self.coarse.p.shape[1]
-        P = _coo(self._pieces["P"], (n_fine, n_coarse)).tocsr()
-        shared = np.bincount(np.concatenate([nodes for nodes in self.nodes]), minlength=n_fine)  # coarse elements at a node
-        P = sp.diags(1.0 / shared) @ P
+        P = _coo(_drain(self._pieces["P"]), (n_fine, n_coarse)).tocsr()
+        shared = np.bincount(np.concatenate(self.nodes), minlength=n_fine)  # coarse elements at each fine node
+        P.data /= np.repeat(shared, np.diff(P.indptr))                     # each element gave the same value
         P.eliminate_zeros()
-        I_H = _coo(self._pieces["I"], (n_coarse, n_fine)).tocsr()
+        I_H = _coo(_drain(self._pieces["I"]), (n_coarse, n_fine)).tocsr()
+        if self.ncomp == 1:
+            return P, I_H
         identity = sp.identity(self.ncomp, format="csr")
         return sp.kron(P, identity, format="csr"), sp.kron(I_H, identity, format="csr")
 
@@ -309,11 +313,19 @@ class _Columns:
         return sp.csc_matrix((data, indices, indptr), shape=(self.n, ncols))
 
 
+def _drain(pieces):
+    """The items of the list ``pieces``, which is left empty (so that they are freed as soon as used)."""
+    items = pieces[:]
+    pieces.clear()
+    return items
+
+
 def _coo(pieces, shape):
     """The sparse matrix (duplicates summed) of (rows, cols, values) pieces."""
     if not pieces:
         return sp.csr_matrix(shape)
     rows, cols, values = (np.concatenate(part) for part in zip(*pieces))
+    del pieces[:]
     return sp.coo_matrix((values, (rows, cols)), shape=shape).tocsr()
 
 
@@ -323,7 +335,8 @@ def _codes(facets, n):
 
 
 # --- corrector problems (run on workers) -----------------------------------------------------------
-PLANS = 64  # patch shapes (and fixed-DOF sets of each) kept per worker, least recently used dropped
+PLANS = 64    # patch shapes kept per worker, least recently used dropped
+SOLVERS = 16  # symbolic factorizations (shape and fixed DOFs) kept per worker: a structured grid has about 25
 
 
 class _Shape:
@@ -333,6 +346,7 @@ class _Shape:
     block. Patches of one shape (all interior patches of a structured grid) share one."""
 
     def __init__(self, t, n_nodes, ncomp):
+        self.key = (t.tobytes(), ncomp)
         dofs = interleave(t.T, ncomp)
         nloc, n = dofs.shape[1], n_nodes * ncomp
         key = (np.repeat(dofs, nloc, axis=1).astype(np.int64) * n + np.tile(dofs, (1, nloc))).ravel()
@@ -341,12 +355,11 @@ class _Shape:
         self.n, self.size, self.dofs = n, entries.size, dofs
         self.indptr, self.indices = np.searchsorted(self.rows, np.arange(n + 1)).astype(np.int32), self.cols.astype(np.int32)
         self.facets = boundary_facets(t)[0]
-        self.solvers = collections.OrderedDict()
 
     def solver(self, fixed):
         """(free DOFs, entries of the free-free upper triangle, its symbolic factorization)."""
-        key = fixed.tobytes()
-        if key not in self.solvers:
+        key = (self.key, fixed.tobytes())
+        if key not in _solvers:
             free = np.flatnonzero(~fixed)
             number = np.full(self.n, -1)
             number[free] = np.arange(free.size)
@@ -354,10 +367,11 @@ class _Shape:
             rows = number[self.rows[upper]]
             symbolic = SymbolicFactorization(np.searchsorted(rows, np.arange(free.size + 1)),
                                              number[self.cols[upper]], free.size)
-            self.solvers[key] = (free, upper, symbolic)
-            while len(self.solvers) > PLANS:
-                self.solvers.popitem(last=False)
-        return self.solvers[key]
+            _solvers[key] = (free, upper, symbolic)
+            while len(_solvers) > SOLVERS:  # each holds a Pardiso handle and its memory (a few MB)
+                _solvers.popitem(last=False)
+        _solvers.move_to_end(key)
+        return _solvers[key]
 
     def matrix(self, element_matrices):
         """The patch matrix (CSR) and its values on the pattern."""
@@ -366,10 +380,17 @@ class _Shape:
 
 
 _shapes = collections.OrderedDict()
+_solvers = collections.OrderedDict()
+
+
+def release():
+    """Drop this process's patch shapes and symbolic factorizations (and their Pardiso memory)."""
+    _shapes.clear()
+    _solvers.clear()
 
 
 def _shape(t, n_nodes, ncomp):
-    key = (t.tobytes(), ncomp)
+    key = (t.tobytes(), ncomp)  # the same as the shape's own key
     shape = _shapes.pop(key, None) or _Shape(t, n_nodes, ncomp)
     _shapes[key] = shape
     while len(_shapes) > PLANS:
