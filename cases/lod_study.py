@@ -12,8 +12,9 @@ that resolves eps is the reference. Over coarse grids from H = 8 eps down to eps
 
 For each: the relative energy and L2 errors of the fine reconstruction, the offline time (local
 problems and coarse matrix), the online time (coarse load and solve) and the peak memory of the
-offline part (the RSS high-water mark above the RSS before it, on Linux). The table, lod_study.json
-and lod_study.png show them.
+offline part (the RSS high-water mark above the RSS before it, on Linux; a lower bound, since the
+runs share one process and reuse the memory earlier ones freed: bench/msfem.py --methods measures
+each in a fresh process). The table, lod_study.json and lod_study.png show them.
 
     python cases/lod_study.py [--eps 0.03125] [--fine 256] [--ratios 8 4 2 1 0.5] [--layers 1 2 3] [--out DIR]
 """
