@@ -16,7 +16,16 @@ grid), i.e. what the method itself needs. The MsFEM error is against the direct 
 broken over coarse elements). Targets at the largest size: MsFEM peak <= 1/5 of the direct one,
 online >= 50x faster than the direct solve.
 
+``--methods`` runs instead the side-by-side table of docs/lod.md at one fine size and one coarse size
+(default 512 x 512 fine, H = eps = 1/64): linear MsFEM, oversampled MsFEM (Petrov-Galerkin, x2 and
+x3) and LOD (Petrov-Galerkin, k = 1, 2, 3), each in its own process against the same direct solve;
+offline = the constructor, online = coarse load + coarse solve (median of 5, the coarse
+factorization reused), errors of the fine reconstruction. Targets: LOD energy error <= 5.4e-3,
+offline <= 25 s, online <= 40 ms, peak <= 400 MB; oversampled MsFEM offline <= 0.6x of the
+previous engine's (13.7 s and 24.1 s) at the same errors.
+
     python bench/msfem.py [--fine 256 512 1024 2048] [--coarse 32] [--json docs/benchmarks/msfem.json]
+    python bench/msfem.py --methods [--fine 512] [--coarse 64] [--json docs/benchmarks/lod.json]
 """
 
 import argparse
@@ -113,11 +122,17 @@ def direct(n, folder):
             "dofs": int(free.size)}
 
 
-def msfem(n, folder, coarse_n):
+METHODS = {"msfem linear": dict(boundary="linear"),
+           "msfem oversampling x2 PG": dict(boundary="oversampling", oversampling=2.0, petrov_galerkin=True),
+           "msfem oversampling x3 PG": dict(boundary="oversampling", oversampling=3.0, petrov_galerkin=True),
+           "lod k=1": dict(layers=1), "lod k=2": dict(layers=2), "lod k=3": dict(layers=3)}
+
+
+def msfem(n, folder, coarse_n, method="msfem"):
     import skfem
 
     from fe2.macro import Dirichlet
-    from fe2.msfem import MsFEM
+    from fe2.msfem import LOD, MsFEM
 
     fine, law = set_up(n)
     reset_peak()
@@ -125,7 +140,12 @@ def msfem(n, folder, coarse_n):
     X = np.linspace(0, 1, coarse_n + 1)
     coarse = skfem.MeshQuad.init_tensor(X, X).with_defaults()
     clock = time.perf_counter()
-    space = MsFEM(coarse, fine, law, boundary="oversampling", oversampling=2.0)
+    if method == "msfem":
+        space = MsFEM(coarse, fine, law, boundary="oversampling", oversampling=2.0)
+    elif method.startswith("lod"):
+        space = LOD(coarse, fine, law, **METHODS[method])
+    else:
+        space = MsFEM(coarse, fine, law, **METHODS[method])
     offline = time.perf_counter() - clock
     conditions = [Dirichlet(side, 0.0) for side in ("left", "right", "bottom", "top")]
     online = []
@@ -144,9 +164,25 @@ def msfem(n, folder, coarse_n):
             "split": {k: v for k, v in space.timings.items() if k != "online"}}
 
 
+def table(args):
+    """The methods side by side at one fine and one coarse size (see the module docstring)."""
+    n, coarse_n = args.fine[0], args.coarse
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        rows["direct"] = run("direct", n, folder, coarse_n)
+        print(f"direct: {rows['direct']['online s']:.2f} s, peak {rows['direct']['peak MB']:.0f} MB", flush=True)
+        print(f"{'method':>26} | {'energy':>8} {'L2':>8} | {'offline s':>9} {'online ms':>9} {'peak MB':>8}")
+        for method in args.methods:
+            r = rows[method] = run(method, n, folder, coarse_n)
+            print(f"{method:>26} | {r['energy']:8.2e} {r['l2']:8.1e} | {r['offline s']:9.1f} {1e3 * r['online s']:9.1f} "
+                  f"{r['peak MB']:8.0f}", flush=True)
+    return rows
+
+
 def run(method, n, folder, coarse_n):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
     out = subprocess.run([sys.executable, __file__, "--child", method, str(n), folder, str(coarse_n)], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -155,13 +191,30 @@ def main(argv=None):
     parser.add_argument("--fine", type=int, nargs="+", default=[256, 512, 1024, 2048], help="fine elements per side")
     parser.add_argument("--coarse", type=int, default=32, help="coarse elements per side")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--methods", nargs="*", default=None, choices=list(METHODS),
+                        help="the side-by-side table of these methods (all if none named)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         method, n, folder, coarse_n = args.child
-        result = direct(int(n), folder) if method == "direct" else msfem(int(n), folder, int(coarse_n))
+        result = direct(int(n), folder) if method == "direct" else msfem(int(n), folder, int(coarse_n), method)
         print(json.dumps(result))
         return result
+    machine = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
+               "python": platform.python_version(), "load average": os.getloadavg(),
+               "memory GB": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30,
+               "note": "one thread; the machine was shared with other jobs"}
+    if args.methods is not None:
+        if args.fine == parser.get_default("fine"):
+            args.fine = [512]
+        if args.coarse == parser.get_default("coarse"):
+            args.coarse = 64
+        args.methods = args.methods or list(METHODS)
+        rows = table(args)
+        if args.json:
+            args.json.write_text(json.dumps({"machine": machine, "eps": EPS, "fine": args.fine[0], "coarse": args.coarse,
+                                             "rows": rows}, indent=2))
+        return rows
     rows = []
     print(f"{'fine DOFs':>10} | {'direct s':>9} {'peak MB':>8} | {'MsFEM offline s':>15} {'online ms':>9} {'recon. s':>8} "
           f"{'peak MB':>8} {'L2 err':>8} {'energy':>8} | {'memory':>7} {'online':>8}")
@@ -175,8 +228,6 @@ def main(argv=None):
             print(f"{(n + 1) ** 2:10d} | {d['online s']:9.2f} {d['peak MB']:8.0f} | {m['offline s']:15.2f} "
                   f"{1e3 * m['online s']:9.2f} {m['reconstruction s']:8.2f} {m['peak MB']:8.0f} {m['l2']:8.1e} "
                   f"{m['energy']:8.1e} | {r['memory ratio']:7.3f} {r['online speed-up']:7.0f}x", flush=True)
-    machine = {"machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
-               "python": platform.python_version(), "memory GB": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30}
     if args.json:
         args.json.write_text(json.dumps({"machine": machine, "eps": EPS, "coarse": args.coarse, "rows": rows}, indent=2))
     return rows

@@ -1,4 +1,7 @@
-"""The multiscale finite element method: coarse basis functions from local fine-scale solves."""
+"""The multiscale finite element method and localized orthogonal decomposition: coarse bases from
+local fine-scale solves."""
 
-from .method import Errors, MsFEM, Solution
+from .lod import LOD
+from .method import MsFEM
 from .partition import NestingError, Partition, shape_functions
+from .space import Errors, Solution

@@ -18,6 +18,7 @@ back into the element.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 
@@ -58,6 +59,9 @@ def shape_functions(V, x):
     # affine guess can land on the other root even inside a distorted one)
     cross = lambda u, v: u[0] * v[1] - u[1] * v[0]  # noqa: E731
     a, b, c, d = V[0], V[1] - V[0], V[3] - V[0], V[2] - V[3] - V[1] + V[0]
+    if np.abs(d).max() <= 1e-14 * np.abs(V).max():  # a parallelogram: the map is affine
+        s, t = np.linalg.solve(np.array([b, c]).T, x - a[:, None])
+        return np.vstack([(1 - s) * (1 - t), s * (1 - t), s * t, (1 - s) * t])
     w = x - a[:, None]
     A, B, C = cross(b, d), cross(b, c) - cross(w, d), -cross(w, c)
     q = -0.5 * (B + np.copysign(np.sqrt(np.maximum(B**2 - 4 * A * C, 0.0)), B))
@@ -108,7 +112,10 @@ class Partition:
         self._order = order
         self._offsets = np.searchsorted(self.parent[order], np.arange(coarse.t.shape[1] + 1))
         self.counts = np.diff(self._offsets)                                                 # fine elements per coarse element
+        self.position = np.empty_like(order)                                                 # index of e in members(parent[e])
+        self.position[order] = np.arange(order.size) - self._offsets[self.parent[order]]
         self.vertex_nodes = self._vertex_nodes()
+        self.valence = np.bincount(coarse.t.ravel(), minlength=coarse.p.shape[1])           # coarse elements at each vertex
 
     def members(self, K):
         """The fine elements inside coarse element K."""
@@ -167,13 +174,31 @@ class Partition:
                                f"(nearest fine node {distance[v]:.3g} away)")
         return nodes
 
+    def layers(self, k):
+        """The k-layer patches of all coarse elements: U_0(K) = K, U_j(K) = the coarse elements that
+        share a vertex with U_(j-1)(K). A sparse boolean matrix (nK, nK); row K holds U_k(K)."""
+        nK = self.coarse.t.shape[1]
+        incidence = sp.csr_matrix((np.ones(self.coarse.t.size), (np.repeat(np.arange(nK), self.coarse.t.shape[0]),
+                                                                 self.coarse.t.T.ravel())), shape=(nK, self.coarse.p.shape[1]))
+        neighbours = (incidence @ incidence.T).astype(bool).astype(np.int32)
+        patches = sp.identity(nK, dtype=np.int32, format="csr")
+        for _ in range(k):
+            patches = (patches @ neighbours).astype(bool).astype(np.int32)
+        patches.sort_indices()
+        return patches
+
+    def neighbourhood(self, K, factor):
+        """The coarse elements (sorted) that may hold fine elements of the patch of K scaled by ``factor``."""
+        if factor == 1:
+            return np.array([K])
+        return np.sort(self._tree.query_ball_point(self.centroids[K], factor * self.radii[K] + self.radii.max()))
+
     def patch(self, K, factor):
         """The fine elements of the oversampling patch of coarse element K: those whose centroids
         lie in K scaled by ``factor`` (>= 1) about its centroid, clipped to the domain."""
         if factor == 1:
             return self.members(K)
-        near = self._tree.query_ball_point(self.centroids[K], factor * self.radii[K] + self.radii.max())
-        candidates = np.concatenate([self.members(J) for J in near])
+        candidates = np.concatenate([self.members(J) for J in self.neighbourhood(K, factor)])
         enlarged = self.centroids[K] + factor * (self.vertices[K] - self.centroids[K])
         centroids = self.fine.p[:, self.fine.t[:, candidates]].mean(axis=1).T
         keep = inside(np.broadcast_to(enlarged, (len(candidates),) + enlarged.shape), centroids, self.tol)
