@@ -99,7 +99,7 @@ def main():
                 print(f"{geometry} {dofs:>9}: {solver:9} {row[solver]['total [s]']:8.1f} s, "
                       f"{row[solver]['peak memory [MB]']:8.0f} MB", flush=True)
             tensors = {s: np.load(os.path.join(folder, f"{s}.npy")) for s in ("iterative", "direct") if s in row}
-            if args.fedoo and geometry == "sphere":
+            if args.fedoo and geometry == "sphere" and "direct" in row:   # fedoo factorizes too: where fe2's direct path ran
                 reference = os.path.join(folder, "direct.npy" if "direct" in row else "iterative.npy")
                 peer = run("--step", "fedoo", msh, reference)
                 row["fedoo"] = {**peer["fedoo"], "dofs": peer["dofs"],
@@ -114,6 +114,9 @@ def main():
                 row["memory ratio (iterative / direct)"] = (row["iterative"]["peak memory [MB]"]
                                                             / row["direct"]["peak memory [MB]"])
             rows.append(row)
+            if args.json:   # row by row: a long run keeps what it measured
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
     result = {"machine": machine(), "rows": rows}
     for geometry in ("sphere", "fiber"):
         for solver in ("iterative", "direct", "fedoo"):

@@ -194,3 +194,22 @@ def test_columns_solved_on_threads_equal_those_solved_in_turn():
     assert one.iterations == two.iterations and len(two.iterations) == b.shape[1]
     with pytest.raises(ValueError, match="threads must be at least 1"):
         linalg.Iterative(problem.matrix, threads=0)
+
+
+def test_choose_picks_the_faster_path_of_the_benchmark():
+    # bench/cell_iterative.py's measured rows (docs/benchmarks/cell_iterative.json): wherever one path was
+    # clearly faster (by more than 20 %), "auto" picks it for that cell
+    import json
+    from pathlib import Path
+    rows = json.loads((Path(__file__).resolve().parents[1] / "docs/benchmarks/cell_iterative.json").read_text())["rows"]
+    decided = 0
+    for row in rows:
+        if "direct" not in row:
+            continue
+        dim = 3 if row["geometry"] == "sphere" else 2
+        times = {path: row[path]["total [s]"] for path in ("direct", "iterative")}
+        faster, slower = sorted(times, key=times.get)
+        if times[slower] > 1.2 * times[faster]:
+            assert linalg.choose(row["iterative"]["reduced dofs"], dim, 3 * (dim - 1)) == faster, row["target dofs"]
+            decided += 1
+    assert decided >= 3
