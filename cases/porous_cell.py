@@ -88,7 +88,7 @@ def main(argv=None):
     f = sphere.porosity
     k = comparison.results["periodic"].tensor[0, 0]
     print(f"   periodic k = {k:.5f}; HS upper (Maxwell) (1 - f)/(1 + f/2) = {(1 - f) / (1 + f / 2):.5f} "
-          "(the FE value is an upper estimate: it comes down to the bound as h falls)")
+          "(a conforming FE value over-estimates the exact one, which lies below the bound; it falls as h does)")
     check(comparison.ordered and max(r.hill_mandel for r in comparison.results.values()) < 1e-10,
           "ordering and Hill-Mandel")
 

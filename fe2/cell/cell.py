@@ -110,6 +110,6 @@ class Cell(Body):
 
     def __repr__(self):
         fractions = ", ".join(f"{k}: {v:.3f}" for k, v in self.fractions.items())
-        voids = f", voids {{{', '.join(self.voids) or 'mesh'}: {self.porosity:.3f}}}" if self.porosity else ""
+        voids = f", porosity {self.porosity:.3f}" + (f" ({', '.join(self.voids)})" if self.voids else "") if self.porosity else ""
         return (f"Cell({self.dim}D {self.physics.name}, P{self.order}, {self.mesh.t.shape[1]} elements, "
                 f"{self.ndofs} dofs, phases {{{fractions}}}{voids})")
