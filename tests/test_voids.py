@@ -234,6 +234,11 @@ def test_bad_input():
     with pytest.raises(ValueError, match="every phase of the cell is void"):
         voxel.voxel_cell(all_pore, {"pore": None}, names={0: "pore"})
 
+    island = np.ones((8, 8), dtype=int)
+    island[2:7, 2:7], island[4, 4] = 0, 1   # a solid pixel inside a square pore
+    for law in (fe2.Conductor(1.0), fe2.Isotropic(E=1.0, nu=0.3)):
+        with pytest.raises(ValueError, match=r"1 piece\(s\) of solid float inside the voids.* 1 element around \[4.5, 4.5\]"):
+            voxel.voxel_cell(island, {"solid": law, "pore": None}, names={0: "pore", 1: "solid"})
     cut = voxel.voxel_cell(pore_image(8), {"solid": fe2.Conductor(1.0), "pore": None}, names={0: "pore", 1: "solid"})
     for bc, what in (("kubc", "KUBC prescribes u = E x"), ("subc", "SUBC prescribes the traction")):
         with pytest.raises(ValueError, match=f"voids cut the outer boundary of the cell .*{what}"):

@@ -185,5 +185,5 @@ def check_connected(cell):
         centre = mesh.p[:, mesh.t[:, piece]].mean(axis=(1, 2))
         raise ValueError(
             f"{floating.size} piece(s) of solid float inside the voids, touching no face of the cell and no other "
-            f"solid (the first: {piece.size} elements around {np.round(centre, 6).tolist()}); every cell problem "
+            f"solid (the first: {piece.size} element{'s' * (piece.size > 1)} around {np.round(centre, 6).tolist()}); every cell problem "
             "would be singular. Make them void too, or join them to the solid")
