@@ -177,12 +177,17 @@ def _parser():
                     "and summary.json.",
         epilog='materials.toml: one table per phase of the mesh, e.g. [matrix] law = "isotropic" E = 3.5 nu = 0.35; '
                'laws: isotropic (E, nu), anisotropic (C, convention), conductor (k), j2, nonlinear_conductor '
-               '(see fe2/materials_file.py). The cell is the mesh\'s bounding box.')
+               '(see fe2/materials/file.py); law = "void" marks pore space. The cell is the mesh\'s bounding box '
+               'unless --lattice (or a [lattice] table, vectors = [[a1x, a1y], [a2x, a2y]], in the materials file) '
+               'gives its lattice vectors, e.g. --lattice 1,0,0.5,0.866025 for a hexagonal cell.')
     hom.add_argument("mesh", type=Path, help="the cell's mesh file")
     hom.add_argument("--materials", type=Path, required=True, help="TOML file with one law per phase")
     hom.add_argument("--bc", choices=("periodic", "kubc", "subc", "all"), default="periodic",
                      help="boundary condition, or all three with Huet's ordering (default: periodic)")
     hom.add_argument("--order", type=int, choices=(1, 2), default=1, help="Lagrange element order (default 1)")
+    hom.add_argument("--lattice", type=_lattice, default=None, metavar="A1X,A1Y,A2X,A2Y",
+                     help="lattice vectors of the cell, one after the other (9 numbers in 3D); default: the mesh's "
+                          "bounding box, or the [lattice] table of the materials file")
     hom.add_argument("--out", type=Path, default=None, help="output folder (default output/homogenize_<mesh stem>)")
     hom.set_defaults(handler=_homogenize)
 
@@ -212,7 +217,7 @@ def _parser():
 # --- fe2 homogenize -----------------------------------------------------------------------------------
 def _homogenize(args, say):
     import fe2
-    from .materials.file import load_materials
+    from .materials.file import load_lattice, load_materials
     from .io import write_homogenization
     from .notation import mandel_to_voigt
 
@@ -224,7 +229,11 @@ def _homogenize(args, say):
     phases = list(mesh.subdomains)
     try:
         materials = load_materials(args.materials, phases=phases)
-        cell = fe2.Cell(mesh, materials, order=args.order)
+        lattice = load_lattice(args.materials)
+        if lattice is not None and args.lattice is not None:
+            raise InputError(f"two lattices: --lattice and the [lattice] table of {args.materials}; give one")
+        lattice = args.lattice if lattice is None else lattice
+        cell = fe2.Cell(mesh, materials, order=args.order, lattice=lattice)
     except ValueError as error:
         raise InputError(str(error)) from None
     say(cell)
@@ -272,6 +281,7 @@ def _homogenize(args, say):
     summary = {
         "mesh": str(args.mesh), "materials_file": str(args.materials), "cell": repr(cell),
         "physics": cell.physics.name, "order": args.order, "bc": args.bc,
+        "lattice": cell.lattice.vectors.tolist(), "porosity": cell.porosity,
         "materials": {name: repr(law) for name, law in materials.items()},
         "convention": (f"Mandel ({labels}), shear components sqrt2 eps_xy; 'voigt' entries act on 2 eps_xy"
                        if elastic else f"conductivity ({labels}), maps <grad T> to -<q>"),
@@ -288,6 +298,18 @@ def _homogenize(args, say):
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     say(f"\nwrote {len(files)} VTU files and summary.json to {out} in {summary['seconds']:.1f} s")
     return EXIT_OK
+
+
+def _lattice(text):
+    """--lattice: the lattice vectors, a1 then a2 (then a3), 4 or 9 comma-separated numbers."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (4, 9) or not np.all(np.isfinite(values)):
+        raise argparse.ArgumentTypeError(f"must be 4 numbers a1x,a1y,a2x,a2y (2D) or 9 (3D), comma-separated, got {text!r}")
+    dim = 2 if len(values) == 4 else 3
+    return np.reshape(values, (dim, dim)).tolist()
 
 
 _BOUND_NAMES = {"voigt": "Voigt <C>", "reuss": "Reuss <C^-1>^-1", "hs_lower": "Hashin-Shtrikman lower",

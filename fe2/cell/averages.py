@@ -23,17 +23,22 @@ def hill_mandel(cell, u, stress=None):
 
 
 def averages(linearization, fields, stress=None):
-    """<eps>, <sigma> (m, n) and the Hill-Mandel residuals (m,) of the DOF vectors fields (ndofs, m)."""
+    """<eps>, <sigma> (m, n) and the Hill-Mandel residuals (m,) of the DOF vectors fields (ndofs, m);
+    <eps> of a porous cell by the average-strain theorem (:meth:`fe2.Cell.mean_strain`)."""
     cell = linearization.body
     eps = cell.B @ fields[cell.dofs][:, None]                         # (nel, nqp, n, m)
     sig = linearization.tangent @ eps if stress is None else stress
-    return field_averages(cell, eps, sig)
+    porous = getattr(cell, "outer_boundary", None) is not None
+    return field_averages(cell, eps, sig, cell.mean_strain(fields).T if porous else None)
 
 
-def field_averages(cell, eps, sig):
+def field_averages(cell, eps, sig, mean_eps=None):
     """<eps>, <sigma> (m, n) and the Hill-Mandel residuals (m,) of m strain and stress fields at the
-    quadrature points of ``cell``, (nel, nqp, n, m) each."""
-    mean_eps, mean_sig = cell.average(eps).T, cell.average(sig).T
+    quadrature points of ``cell``, (nel, nqp, n, m) each. Averages over the whole cell volume: the voids
+    of a porous cell carry no stress; its <eps> (m, n) is ``mean_eps``, from the outer boundary (by
+    default the volume average of eps, which is that of a solid cell)."""
+    mean_eps = cell.average(eps).T if mean_eps is None else mean_eps
+    mean_sig = cell.average(sig).T
     micro = cell.average(np.einsum("eqkm,eqkm->eqm", sig, eps))
     macro = np.einsum("mk,mk->m", mean_sig, mean_eps)
     residual = np.abs(micro - macro) / np.where(macro == 0, 1.0, np.abs(macro))

@@ -24,6 +24,7 @@ import numpy as np
 
 from .averages import linearized
 from ..materials.linear import Conductor, Isotropic
+from ..notation import size as notation_size
 
 
 def voigt(cell):
@@ -33,8 +34,12 @@ def voigt(cell):
 
 
 def reuss(cell):
-    """Harmonic mean <C^-1>^-1 of the virgin tangent of a cell, or of the tangent of a linearization."""
+    """Harmonic mean <C^-1>^-1 of the virgin tangent of a cell, or of the tangent of a linearization;
+    zero for a porous cell (a void has C^-1 = infinity)."""
     linearization = linearized(cell)
+    if getattr(linearization.body, "porosity", 0.0) > 0:
+        n = linearization.body.physics.size
+        return np.zeros((n, n))
     return np.linalg.inv(linearization.body.average(np.linalg.inv(linearization.tangent)))
 
 
@@ -56,24 +61,32 @@ def isotropic_tensor(dim, bulk, shear):
 
 
 def hashin_shtrikman(cell):
-    """(lower, upper) Hashin-Shtrikman tensors for a cell of isotropic phases."""
+    """(lower, upper) Hashin-Shtrikman tensors for a cell of isotropic phases; the voids of a porous
+    cell are a phase of zero moduli (so the lower bound is zero)."""
     laws = [cell.materials[name] for name in cell.phases]
     f = np.array([cell.fractions[name] for name in cell.phases])
+    porosity = getattr(cell, "porosity", 0.0)
     d = cell.dim
     if any(law.is_field for law in laws):
         raise ValueError("Hashin-Shtrikman bounds need phases with constant moduli, not coefficient fields")
     if all(isinstance(law, Conductor) and law.k.ndim == 0 for law in laws):
-        k = np.array([float(law.k) for law in laws])
+        k = np.array([float(law.k) for law in laws] + [0.0] * int(porosity > 0))
+        f = np.append(f, porosity) if porosity > 0 else f
 
         def bound(k0):
+            if k0 == 0:  # a void as reference: the lower bound of a porous cell
+                return np.zeros((d, d))
             return (1 / np.sum(f / (k + (d - 1) * k0)) - (d - 1) * k0) * np.eye(d)
 
         return bound(k.min()), bound(k.max())
     if all(isinstance(law, Isotropic) for law in laws):
-        mu = np.array([law.mu for law in laws])
-        k = np.array([law.lam + 2 * law.mu / d for law in laws])
+        mu = np.array([law.mu for law in laws] + [0.0] * int(porosity > 0))
+        k = np.array([law.lam + 2 * law.mu / d for law in laws] + [0.0] * int(porosity > 0))
+        f = np.append(f, porosity) if porosity > 0 else f
 
         def bound(k0, mu0):
+            if k0 == 0:
+                return np.zeros((notation_size(d),) * 2)
             a = 2 * (d - 1) * mu0 / d
             if d == 2:
                 zeta = mu0 * k0 / (k0 + 2 * mu0)

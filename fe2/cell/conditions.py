@@ -144,7 +144,7 @@ class StaticProblem(CellProblem):
     def load(self):
         """F, one column per unit uniform stress."""
         with timed(self.timings, "assembly"):
-            return self.cell.scatter(self.cell.unit_stress_forces(), self.map, self.n)
+            return self.cell.traction_load(self.map, self.n)
 
     @functools.cached_property
     def unit_stress(self):
@@ -219,12 +219,19 @@ class Condition(abc.ABC):
 
 
 class Periodic(Condition):
-    """Periodic fluctuation under the cell's lattice vectors; nodes matched within tol * diameter."""
+    """Periodic fluctuation under the cell's lattice vectors; nodes matched within tol * diameter. Where
+    the voids of a porous cell cut the faces, a face node whose periodic image lies in a void is not
+    paired (for the periodic medium it lies on a hole surface)."""
 
     name = "periodic"
 
     def dof_map(self, cell):
-        node_master = cell.lattice.periodic_masters(cell.basis.doflocs, self.tol * cell.lattice.diameter)
+        boundary = getattr(cell, "outer_boundary", None)
+        cut = boundary is not None and boundary.cut   # voids on the faces: face nodes facing a void stay free
+        if cut and boundary.operator is None:
+            raise ValueError("voids cut the cell boundary and some pair of opposite faces has no solid facet matched "
+                             "periodically: the cell is not periodic (make its pore space periodic)")
+        node_master = cell.lattice.periodic_masters(cell.basis.doflocs, self.tol * cell.lattice.diameter, partial=cut)
         ncomp = cell.physics.ncomp
         master = (node_master[:, None] * ncomp + np.arange(ncomp)).ravel()  # interleaved vector DOFs
         # masters keep their own index; fix the fluctuation at the first master DOF of each
@@ -237,14 +244,16 @@ class Periodic(Condition):
 
 
 class Kubc(Condition):
-    """Kinematic uniform boundary condition: u = E x on the whole cell boundary (the mesh's
-    boundary facets)."""
+    """Kinematic uniform boundary condition: u = E x on the whole cell boundary (the mesh's boundary
+    facets on the faces of the lattice cell; hole surfaces inside a porous cell stay free)."""
 
     name = "kubc"
 
     def dof_map(self, cell):
         ncomp = cell.physics.ncomp
-        nodes = cell.basis.get_dofs().all()  # scalar DOFs on the boundary facets, P2 mid-sides included
+        boundary = _solid_boundary(cell, "KUBC prescribes u = E x")
+        # scalar DOFs on the boundary facets, P2 mid-sides included
+        nodes = cell.basis.get_dofs(None if boundary is None else boundary.facets).all()
         free = np.ones(cell.ndofs, dtype=bool)
         free[(nodes[:, None] * ncomp + np.arange(ncomp)).ravel()] = False
         return compress(free)
@@ -257,9 +266,25 @@ class Subc(Condition):
     problem = StaticProblem
 
     def dof_map(self, cell):
+        _solid_boundary(cell, "SUBC prescribes the traction Sigma n")
         free = np.ones(cell.ndofs, dtype=bool)
         free[_rigid_pins(cell.doflocs, cell.rigid_modes)] = False
         return compress(free)
+
+
+def _solid_boundary(cell, what):
+    """The outer boundary of a porous cell (None for a solid one); raises ValueError if voids cut it: a
+    uniform condition there is ill-posed (no material to hold u = E x or to carry Sigma n)."""
+    boundary = getattr(cell, "outer_boundary", None)
+    if boundary is not None and boundary.cut:
+        faces = sorted({f"s_{k} = {side}" for k, side in zip(boundary.axis, boundary.side)})
+        covered = ", ".join(f"s_{k} = {side}: {boundary.solid_area[k, side] / boundary.face_area[k]:.1%}"
+                            for k in range(cell.dim) for side in (0, 1))
+        raise ValueError(
+            f"voids cut the outer boundary of the cell ({boundary.void_fraction:.1%} of it lies in voids; solid "
+            f"covers {covered} of the faces): {what} on the whole cell boundary, which is ill-posed where there is "
+            f"no material. Use the periodic condition, or a cell whose voids lie inside it")
+    return boundary
 
 
 def compress(free):

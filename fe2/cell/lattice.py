@@ -6,6 +6,8 @@ vector per row, so a rectangle of sides (a, b) is ``diag(a, b)`` and a hexagonal
 """
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 
@@ -74,14 +76,20 @@ class Lattice:
                 f"the mesh does not fill its lattice cell: along lattice vector {k} {self.vectors[k].tolist()} it spans "
                 f"fractional coordinates [{lo[k]:.6g}, {hi[k]:.6g}] instead of [0, 1] (cell origin {self.origin.tolist()})")
 
-    def periodic_masters(self, points, tol):
+    def periodic_masters(self, points, tol, partial=False):
         """For each point (node), the index of the point it is identified with under periodicity.
 
         Points on a "plus" face (fractional coordinate 1) are mapped through -vectors[k] onto their
         partner on the "minus" face (coordinate 0); corners and edges wrap in one step. Raises
         PeriodicityError, naming the worst node and its distance, unless every boundary node has a
         partner within ``tol``.
+
+        ``partial`` (a porous cell whose voids cut the faces): a node whose image is in a void has no
+        partner and stays its own master; the others are identified through every lattice vector
+        they have a partner along (an edge or corner node through whichever images exist).
         """
+        if partial:
+            return self._partial_masters(np.asarray(points, dtype=float), tol)
         points = np.asarray(points, dtype=float)
         n = points.shape[1]
         s = self.fractional(points)
@@ -121,3 +129,19 @@ class Lattice:
         if np.any(plus[master[slave]].any(axis=1)):
             raise PeriodicityError("periodic pairing did not close: a wrapped node still lies on a plus face")
         return master
+
+    def _partial_masters(self, points, tol):
+        n = points.shape[1]
+        plus = np.abs(self.fractional(points) - 1) < tol / self.heights
+        tree = cKDTree(points.T)
+        rows, cols = [], []
+        for k in range(self.dim):
+            which = np.flatnonzero(plus[:, k])
+            distance, partner = tree.query(points[:, which].T - self.vectors[k])
+            rows.append(which[distance <= tol])
+            cols.append(partner[distance <= tol])
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        _, label = connected_components(coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n)), directed=False)
+        first = np.full(label.max() + 1, n)
+        np.minimum.at(first, label, np.arange(n))
+        return first[label]

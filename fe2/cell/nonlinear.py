@@ -76,7 +76,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
     if solver == "auto":
         solver = linalg.choose_newton(n, cell.dim, cell.physics.size)
     static = isinstance(bc, Subc)
-    load = cell.scatter(cell.unit_stress_forces(), dof_map, n) if static else None
+    load = cell.traction_load(dof_map, n) if static else None
 
     def evaluate(u, sigma):
         """Residual norm and what the next step needs, at the field u (and SUBC multiplier sigma)."""
@@ -86,7 +86,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         f_int = cell.restrict(forces, dof_map, n)
         scale = np.linalg.norm(forces) + 1e-300
         if static:
-            r1, r2 = f_int - load @ sigma, cell.average(eps) - strain
+            r1, r2 = f_int - load @ sigma, cell.mean_strain(u) - strain
             # the strain residual against the macro strain or, unloaded, the strain in the field
             strain_scale = max(np.linalg.norm(strain), np.sqrt(cell.average(np.sum(eps**2, axis=-1))), 1e-300)
             norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / strain_scale)
@@ -101,7 +101,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         # strain, by superposition of the unit fields of the virgin cell. An increment that stays
         # elastic at every micro point is then equilibrated as it stands (solved in no iteration).
         u = np.zeros(cell.ndofs) if guess is None else np.array(guess, dtype=float)
-        u += cell.linearize().bind(bc, solver).unit_fields() @ (strain - cell.average(cell.strain(u)))
+        u += cell.linearize().bind(bc, solver).unit_fields() @ (strain - cell.mean_strain(u))
     sigma = np.zeros(cell.physics.size)  # SUBC: the multiplier is the macro stress, <sigma> of the field
     if static and guess is not None:
         sigma = cell.average(cell.respond(cell.strain(u), state)[0])
@@ -119,7 +119,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
                 problem = cell.linearize().bind(bc, solver)
             else:
                 problem = bc.problem(bc, cell.linearize(tangent), solver=solver)
-            hill_mandel = field_averages(cell, eps[..., None], stress[..., None])[2][0]
+            hill_mandel = field_averages(cell, eps[..., None], stress[..., None], cell.mean_strain(u)[None])[2][0]
             return MicroSolution(cell.average(stress), problem.tangent(), new_state, u, residuals, hill_mandel,
                                  problem.linearization, elastic)
         if iteration == max_iterations:

@@ -15,6 +15,12 @@ Conventions shared by every generator in this module:
 * Phases are gmsh physical groups of the cell's dimension named after
   ``phases``; the returned mesh has ``mesh.subdomains == {name: element
   indices}`` for exactly those names, and every element is in exactly one.
+* Porous cells: an inclusion phase named ``None`` (``phases=("matrix",
+  None)``) is a void, left out of the mesh: :func:`inclusion` gives a cell
+  with a hole, :func:`random_inclusions` random pores (wrapped periodically
+  where they cut a face), :func:`sphere` and :func:`random_spheres` spherical
+  pores in 3D; :class:`fe2.Cell` takes such a mesh as a porous cell
+  (docs/porous.md).
 * Boundary physical groups are also written and come back as
   ``mesh.boundaries``: ``left`` (x=0), ``right`` (x=size), ``bottom`` (y=0),
   ``top`` (y=size) and, in 3D, ``back`` (z=0), ``front`` (z=size).  For a
@@ -93,14 +99,15 @@ def _check_fraction(fraction):
 
 
 def _check_phases(phases):
+    """Two distinct phase names; the second may be None: a void (pores left out of the mesh)."""
     ok = (isinstance(phases, (tuple, list)) and len(phases) == 2
-          and all(isinstance(p, str) and p.strip() for p in phases)
-          and phases[0] != phases[1]
-          and not any(p.startswith("gmsh:") for p in phases))
+          and all(isinstance(p, str) and p.strip() for p in phases if p is not None)
+          and phases[0] is not None and phases[0] != phases[1]
+          and not any(p.startswith("gmsh:") for p in phases if p is not None))
     if not ok:
         raise ValueError(
             "phases must be two distinct non-empty strings (not starting "
-            f"with 'gmsh:'), got phases={phases!r}")
+            f"with 'gmsh:'), the second possibly None for voids, got phases={phases!r}")
     return tuple(phases)
 
 
@@ -260,7 +267,8 @@ def _finish(gmsh, dim, size, h, phase_tags, phases, path, vectors=None):
     for name, tags in zip(phases, phase_tags):
         if not tags:  # pragma: no cover - geometry bug
             raise RuntimeError(f"phase {name!r} ended up with no entities")
-        gmsh.model.addPhysicalGroup(dim, sorted(tags), name=name)
+        if name is not None:  # a void (None) has no physical group: its elements are not written
+            gmsh.model.addPhysicalGroup(dim, sorted(tags), name=name)
     if vectors is None:
         _add_boundary_groups(gmsh, dim, size)
         _make_periodic(gmsh, dim, size)

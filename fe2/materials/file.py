@@ -14,6 +14,11 @@
 Other laws: ``"conductor"`` (k: a number or a matrix), ``"j2"`` (E, nu, yield_stress, and optionally
 hardening and saturation = [sigma_sat, delta]; see :class:`fe2.J2Plasticity`) and
 ``"nonlinear_conductor"`` (k0, and optionally g0 and m; see :class:`fe2.NonlinearConductor`).
+``law = "void"`` (no parameters) marks a phase as pore space: its material is None, and
+:class:`fe2.Cell` leaves it out (docs/porous.md).
+
+A ``[lattice]`` table is not a phase: ``vectors = [[a1x, a1y], [a2x, a2y]]`` (one lattice vector per
+row, 3 x 3 in 3D) gives the cell's lattice vectors to ``fe2 homogenize`` (:func:`load_lattice`).
 
     materials = fe2.materials.file.load_materials("materials.toml", phases=cell_mesh_phase_names)
 
@@ -44,6 +49,8 @@ LAWS = {
 }
 ALIASES = {"elastic": "isotropic", "j2plasticity": "j2", "nonlinearconductor": "nonlinear_conductor"}
 ARGUMENTS = {"C": "stiffness"}  # TOML key -> constructor argument, where they differ
+VOID = "void"                   # law of a pore phase: no material
+LATTICE = "lattice"             # the table of lattice vectors, not a phase
 
 
 def load_materials(path, phases=None):
@@ -60,13 +67,16 @@ def load_materials(path, phases=None):
         raise ValueError(f"{path} is not a text (TOML) file") from None
     if not data:
         raise ValueError(f"{path} defines no material: give one table per phase, e.g. [matrix] law = \"isotropic\" ...")
+    data.pop(LATTICE, None)
+    if not data:
+        raise ValueError(f"{path} defines no material, only a [{LATTICE}] table")
     materials = {}
     for name, table in data.items():
         if not isinstance(table, dict):
             raise ValueError(f"{path}: {name!r} = {table!r} is not a phase table; write [{name}] followed by "
                              f"law = ... and the law's parameters")
         materials[name] = _law(path, name, table)
-    physics = {name: law.physics for name, law in materials.items()}
+    physics = {name: law.physics for name, law in materials.items() if law is not None}
     if len(set(physics.values())) > 1:
         raise ValueError(f"{path} mixes elastic and conduction laws: {physics}; a cell has one physics")
     if phases is not None:
@@ -82,14 +92,35 @@ def load_materials(path, phases=None):
     return materials
 
 
+def load_lattice(path):
+    """The lattice vectors (rows) of the ``[lattice]`` table of the TOML file ``path``, or None without one."""
+    path = Path(path)
+    try:
+        table = tomllib.loads(path.read_text()).get(LATTICE)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None  # reported by load_materials
+    if table is None:
+        return None
+    vectors = table.get("vectors") if isinstance(table, dict) else None
+    if (not isinstance(table, dict) or set(table) != {"vectors"} or _check(vectors, "matrix")
+            or len(vectors) not in (2, 3) or any(len(row) != len(vectors) for row in vectors)):
+        raise ValueError(f"{path}: [{LATTICE}] takes one key, vectors = [[a1x, a1y], [a2x, a2y]] (2D) or three rows of "
+                         f"three numbers (3D), one lattice vector per row; got {table!r}")
+    return [[float(v) for v in row] for row in vectors]
+
+
 def _law(path, phase, table):
     where = f"{path}: phase {phase!r}"
     if "law" not in table:
-        raise ValueError(f"{where}: no 'law' given; use law = one of {sorted(LAWS)}")
+        raise ValueError(f"{where}: no 'law' given; use law = one of {sorted(LAWS) + [VOID]}")
     name = table["law"]
+    if isinstance(name, str) and name.lower() == VOID:
+        if set(table) != {"law"}:
+            raise ValueError(f"{where}: a void takes no parameters, got {sorted(set(table) - {'law'})}")
+        return None
     key = ALIASES.get(str(name).lower(), str(name).lower()) if isinstance(name, str) else None
     if key not in LAWS:
-        raise ValueError(f"{where}: unknown law {name!r}; use one of {sorted(LAWS)}")
+        raise ValueError(f"{where}: unknown law {name!r}; use one of {sorted(LAWS) + [VOID]}")
     cls, required, optional = LAWS[key]
     given = {k: v for k, v in table.items() if k != "law"}
     missing = [k for k in required if k not in given]
