@@ -71,7 +71,7 @@ def hashin_shtrikman(cell):
         return bound(k.min()), bound(k.max())
     if all(isinstance(law, Isotropic) for law in laws):
         mu = np.array([law.mu for law in laws])
-        k = np.array([law.lam + 2 * law.mu / d for law in laws])
+        k = np.array([law.bulk_modulus(d) for law in laws])   # 2D: lambda + mu, or its plane-stress value
 
         def bound(k0, mu0):
             a = 2 * (d - 1) * mu0 / d

@@ -14,6 +14,8 @@
 Other laws: ``"conductor"`` (k: a number or a matrix), ``"j2"`` (E, nu, yield_stress, and optionally
 hardening and saturation = [sigma_sat, delta]; see :class:`fe2.J2Plasticity`) and
 ``"nonlinear_conductor"`` (k0, and optionally g0 and m; see :class:`fe2.NonlinearConductor`).
+The elastic laws take ``plane = "stress"`` for 2D plane stress (every elastic phase alike; the
+default is plane strain).
 
     materials = fe2.materials.file.load_materials("materials.toml", phases=cell_mesh_phase_names)
 
@@ -35,11 +37,11 @@ from .plasticity import J2Plasticity, NonlinearConductor
 
 # law name -> (class, required parameters, optional parameters), parameters as (name, kind)
 LAWS = {
-    "isotropic": (Isotropic, {"E": "number", "nu": "number"}, {}),
-    "anisotropic": (Anisotropic, {"C": "matrix"}, {"convention": "text"}),
+    "isotropic": (Isotropic, {"E": "number", "nu": "number"}, {"plane": "text"}),
+    "anisotropic": (Anisotropic, {"C": "matrix"}, {"convention": "text", "plane": "text"}),
     "conductor": (Conductor, {"k": "number or matrix"}, {}),
     "j2": (J2Plasticity, {"E": "number", "nu": "number", "yield_stress": "number"},
-           {"hardening": "number", "saturation": "pair"}),
+           {"hardening": "number", "saturation": "pair", "plane": "text"}),
     "nonlinear_conductor": (NonlinearConductor, {"k0": "number"}, {"g0": "number", "m": "number"}),
 }
 ALIASES = {"elastic": "isotropic", "j2plasticity": "j2", "nonlinearconductor": "nonlinear_conductor"}
