@@ -111,7 +111,8 @@ class Isotropic(_Linear):
     physics = "elasticity"
 
     def __init__(self, E, nu, plane="strain"):
-        self.plane = check_plane(plane)
+        if check_plane(plane) == "stress":   # else the class's "strain" (Law.plane): parameters as before
+            self.plane = plane
         if callable(E) or callable(nu):
             self.E, self.nu, self.is_field = E, nu, True
             return
@@ -187,9 +188,10 @@ class Anisotropic(_Linear):
     def __init__(self, stiffness, convention="mandel", plane="strain"):
         if convention not in ("mandel", "voigt"):
             raise ValueError(f"convention must be 'mandel' or 'voigt', got {convention!r}")
-        self.convention, self.plane = convention, check_plane(plane)
+        if check_plane(plane) == "stress":
+            self.plane = plane
         if callable(stiffness):
-            self.C, self.is_field = stiffness, True
+            self.C, self.convention, self.is_field = stiffness, convention, True
             return
         C = check_real("stiffness", stiffness)
         if C.shape not in ((3, 3), (6, 6)):

@@ -93,7 +93,8 @@ class J2Plasticity(Law):
 
     def __init__(self, E, nu, yield_stress, hardening=0.0, saturation=None, plane="strain"):
         self.E, self.nu, self.lam, self.mu = elastic_constants(E, nu)
-        self.plane = check_plane(plane)
+        if check_plane(plane) == "stress":   # else the class's "strain" (Law.plane): parameters as before
+            self.plane = plane
         yield_stress = check_real("yield_stress", yield_stress, scalar=True, positive=True)
         hardening = check_real("hardening", hardening, scalar=True)
         if hardening < 0:
