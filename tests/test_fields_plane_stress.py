@@ -13,6 +13,7 @@ import fe2
 from fe2.cell.analytic import laminate_conductivity, laminate_stiffness
 from fe2.macro import Dirichlet, Problem, Traction
 from fe2.materials import compiled
+from fe2.materials.file import load_materials
 
 from conftest import structured
 
@@ -96,6 +97,22 @@ def test_laminate_matches_its_plane_stress_closed_form():
     C = lambda x: np.where(x[0] < 0.5, plies[0][:, :, None, None], plies[1][:, :, None, None])  # noqa: E731
     field = fe2.Cell(structured(2, 6), fe2.Anisotropic(C, plane="stress"))
     np.testing.assert_allclose(fe2.homogenize(field).tensor, laminate_stiffness(plies, [0.5, 0.5]), rtol=1e-11, atol=1e-11)
+    voigt = fe2.Anisotropic(lambda x: fe2.notation.mandel_to_voigt(np.moveaxis(C(x), (0, 1), (-2, -1))).transpose(2, 3, 0, 1),
+                            convention="voigt", plane="stress")
+    np.testing.assert_allclose(voigt.tensor_at(2, np.random.default_rng(0).random((2, 5, 3))),
+                               field.materials["all"].tensor_at(2, np.random.default_rng(0).random((2, 5, 3))), rtol=1e-14)
+
+
+def test_plane_stress_in_a_materials_file(tmp_path):
+    path = tmp_path / "materials.toml"
+    path.write_text('[matrix]\nlaw = "isotropic"\nE = 2.0\nnu = 0.3\nplane = "stress"\n'
+                    '[fiber]\nlaw = "j2"\nE = 70.0\nnu = 0.33\nyield_stress = 0.2\nplane = "stress"\n')
+    laws = load_materials(path)
+    np.testing.assert_allclose(laws["matrix"].tensor(2), plane_stress_stiffness(2.0, 0.3), rtol=1e-14)
+    assert laws["fiber"].plane == "stress"
+    path.write_text('[matrix]\nlaw = "isotropic"\nE = 2.0\nnu = 0.3\nplane = "membrane"\n')
+    with pytest.raises(ValueError, match=r"phase 'matrix': plane must be 'strain' \(eps_zz = 0\) or 'stress'"):
+        load_materials(path)
 
 
 def test_plane_stress_is_chosen_explicitly_and_never_mixed():
