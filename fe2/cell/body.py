@@ -16,7 +16,7 @@ import functools
 import numpy as np
 from skfem import Basis
 
-from ..materials.law import check_law
+from ..materials.law import check_law, plane_of
 from . import compiled
 from ..notation import to_mandel
 from .linearization import Linearization
@@ -56,6 +56,7 @@ class Body:
         if len(kinds) != 1:
             raise ValueError(f"materials must be all elastic or all conductors, got {self.materials}")
         self.physics = PHYSICS[kinds.pop()](self.dim)
+        self.plane = plane_of(self.materials, self.dim)  # 2D elasticity: "strain" or "stress", as the laws say
         shared = [name for name, law in self.materials.items()
                   if getattr(law, "executor", None) is not None and sum(l is law for l in self.materials.values()) > 1]
         if shared:
@@ -138,8 +139,13 @@ class Body:
         state.pop("virgin", None)
         return state
 
+    @property
+    def kind(self):
+        """Dimension and physics, with the hypothesis of 2D elasticity: "2D elasticity (plane stress)"."""
+        return f"{self.dim}D {self.physics.name}" + (f" (plane {self.plane})" if self.plane else "")
+
     def __repr__(self):
-        return (f"{type(self).__name__}({self.dim}D {self.physics.name}, P{self.order}, {self.mesh.t.shape[1]} elements, "
+        return (f"{type(self).__name__}({self.kind}, P{self.order}, {self.mesh.t.shape[1]} elements, "
                 f"{self.ndofs} dofs, phases {self.phases})")
 
     @property
@@ -239,13 +245,16 @@ class Body:
         strain field (nel, nqp, 3) and the phases' states (dict phase -> state, as :meth:`respond`
         takes them; None: virgin). A phase answers through its law's ``out_of_plane_stress(strain, state)``
         where it has one (J2 plasticity, a cell), else a linear law through the zz row of its 3D tensor,
-        C[zz, (xx, yy, xy)] . eps (lambda (eps_xx + eps_yy) for an isotropic one); NaN for a law known only in 2D."""
+        C[zz, (xx, yy, xy)] . eps (lambda (eps_xx + eps_yy) for an isotropic one); NaN for a law known only in 2D.
+        A plane-stress body has sigma_zz = 0."""
         if self.physics.name != "elasticity" or self.dim != 2:
             raise ValueError(f"sigma_zz is the out-of-plane stress of plane strain, not of {self.dim}D {self.physics.name}")
         strain = np.asarray(strain, dtype=float)
         if strain.shape != self.dx.shape + (3,):
             raise ValueError(f"strain field of shape {strain.shape} for a body of {self.dx.shape} quadrature points "
                              f"(expected {self.dx.shape + (3,)})")
+        if self.plane == "stress":
+            return np.zeros(self.dx.shape)
         out = np.full(self.dx.shape, np.nan)
         points = None
         for index, name in enumerate(self.phases):

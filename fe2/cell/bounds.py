@@ -81,7 +81,8 @@ def hashin_shtrikman(cell):
         return bound(k.min()), bound(k.max())
     if all(isinstance(law, Isotropic) for law in laws):
         mu = np.array([law.mu for law in laws] + [0.0] * int(porosity > 0))
-        k = np.array([law.lam + 2 * law.mu / d for law in laws] + [0.0] * int(porosity > 0))
+        # 2D: lambda + mu, or its plane-stress value; pores: a phase of zero moduli
+        k = np.array([law.bulk_modulus(d) for law in laws] + [0.0] * int(porosity > 0))
         f = np.append(f, porosity) if porosity > 0 else f
 
         def bound(k0, mu0):

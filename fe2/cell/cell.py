@@ -111,5 +111,5 @@ class Cell(Body):
     def __repr__(self):
         fractions = ", ".join(f"{k}: {v:.3f}" for k, v in self.fractions.items())
         voids = f", porosity {self.porosity:.3f}" + (f" ({', '.join(self.voids)})" if self.voids else "") if self.porosity else ""
-        return (f"Cell({self.dim}D {self.physics.name}, P{self.order}, {self.mesh.t.shape[1]} elements, "
+        return (f"Cell({self.kind}, P{self.order}, {self.mesh.t.shape[1]} elements, "
                 f"{self.ndofs} dofs, phases {{{fractions}}}{voids})")

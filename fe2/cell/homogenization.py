@@ -94,7 +94,8 @@ class Homogenization:
         return mandel_to_voigt(self.tensor)
 
     def __str__(self):
-        lines = [f"{self.bc}: effective tensor (Mandel, rows/cols {', '.join(self.cell.physics.labels)})"]
+        plane = f", plane {self.cell.plane}" if getattr(self.cell, "plane", None) else ""
+        lines = [f"{self.bc}: effective tensor (Mandel, rows/cols {', '.join(self.cell.physics.labels)}{plane})"]
         lines += ["  " + " ".join(f"{v:12.6g}" for v in row) for row in self.tensor]
         lines.append(f"  symmetry error {self.symmetry_error:.1e}, eigenvalues {np.array2string(self.eigenvalues, precision=5)}, "
                      f"worst Hill-Mandel residual {self.hill_mandel:.1e}")
@@ -168,7 +169,8 @@ class Comparison:
         cell = next(iter(self.results.values())).cell
         return {
             "cell": repr(cell),
-            "convention": f"Mandel ({', '.join(cell.physics.labels)})" if cell.physics.name == "elasticity"
+            "convention": (f"Mandel ({', '.join(cell.physics.labels)})" + (f", plane {cell.plane}" if cell.plane else ""))
+                          if cell.physics.name == "elasticity"
                           else f"conductivity ({', '.join(cell.physics.labels)}), maps <grad T> to -<q>",
             "tensors": {name: r.tensor.tolist() for name, r in self.results.items()},
             "bounds": {name: b.tolist() for name, b in self.bounds.items()},

@@ -74,7 +74,7 @@ def inputs(problem):
                  "dim": int(body.dim), "order": int(body.order), "dofs": int(body.ndofs), "free dofs": int(problem.n),
                  "quadrature points": int(body.dx.size), "size": mesh_size(mesh),
                  "boundaries": sorted(str(b) for b in (mesh.boundaries or {})),
-                 "physics": body.physics.name},
+                 "physics": body.physics.name, "plane": body.plane},
         "materials": {name: describe_law(body.materials[name]) for name in body.phases},
         "dirichlet": [{"boundary": bc.boundary, "value": _value(bc.value),
                        "components": None if bc.components is None else np.atleast_1d(bc.components).tolist()}
@@ -112,7 +112,7 @@ def describe_law(law):
             "bc": law.bc.name, "linear": bool(law.linear), "tol": law.tol, "max_iterations": law.max_iterations,
             "executor": repr(law.executor) if law.executor is not None else "serial",
             "cell": {"cell type": type(cell.mesh).__name__, "elements": int(cell.mesh.t.shape[1]),
-                     "dofs": int(cell.ndofs), "order": int(cell.order), "dim": int(cell.dim),
+                     "dofs": int(cell.ndofs), "order": int(cell.order), "dim": int(cell.dim), "plane": cell.plane,
                      "size": mesh_size(cell.mesh), "linear solver": backend(),
                      "fractions": {k: float(v) for k, v in cell.fractions.items()},
                      "phases": {name: describe_law(cell.materials[name]) for name in cell.phases}},

@@ -62,7 +62,8 @@ def _inputs(inputs):
     lines = ["## Inputs", "", "**Macro mesh**", "", "| | |", "| --- | --- |"]
     size = mesh.get("size") or {}
     rows = [("elements", f"{mesh['elements']} {mesh['cell type']}"), ("vertices", mesh["vertices"]),
-            ("dimension, physics", f"{mesh['dim']}D {mesh.get('physics', '')}"), ("element order", f"P{mesh['order']}"),
+            ("dimension, physics", f"{mesh['dim']}D {mesh.get('physics', '')}"
+                                   + (f", plane {mesh['plane']}" if mesh.get("plane") else "")), ("element order", f"P{mesh['order']}"),
             ("DOFs (free)", f"{mesh['dofs']} ({mesh['free dofs']})"),
             ("quadrature points", mesh.get("quadrature points", "")),
             ("edge length (mean / max)", f"{size['mean edge']:.3g} / {size['max edge']:.3g}" if size else "?"),
@@ -76,6 +77,7 @@ def _inputs(inputs):
             micro = "; ".join(f"{name} ({cell['fractions'].get(name, 0):.3f}): `{sub['repr']}`"
                               for name, sub in cell["phases"].items())
             detail = (f"cell: {cell['elements']} {cell['cell type']} elements, P{cell['order']}, {cell['dofs']} DOFs, "
+                      + (f"plane {cell['plane']}, " if cell.get("plane") else "")
                       + (f"edge length {csize['mean edge']:.3g} (max {csize['max edge']:.3g}), " if csize else "")
                       + f"{law['bc']} condition, {'linear (one effective tensor)' if law['linear'] else 'nonlinear'}, "
                       f"micro Newton tol {law['tol']:g} / {law['max_iterations']} iterations, "

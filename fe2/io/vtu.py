@@ -8,7 +8,8 @@ phase's 3D law, or as given for a nonlinear stress), and ``von_mises`` is that o
 stress; sigma_zz is NaN and von Mises left out where a law is known only in 2D.
 
 Field data (``grid.field_data`` in VTK/ParaView/pyvista, ``mesh.field_data`` in meshio): one integer
-array per phase name, ``[phase index, dimension]``, and extra numeric ``field_data`` as given (e.g.
+array per phase name, ``[phase index, dimension]``; ``plane_stress = [1]`` for a 2D body in plane
+stress (sigma_zz = 0 written; without it, 2D elasticity is plane strain), and extra numeric ``field_data`` as given (e.g.
 the placement of a micro cell beside its macro point). meshio does not write VTU field data, so it
 is added to the XML after meshio wrote the file. Field data stay numeric: meshio cannot read VTU
 string arrays (it exits the process).
@@ -98,6 +99,8 @@ def vtu_mesh(cell, u, macro_strain=None, stress=None, point_data=None, cell_data
     mesh.point_data = point
     mesh.cell_data = {name: [value] for name, value in cells.items()}
     mesh.field_data = {name: np.array([index, cell.dim]) for index, name in enumerate(cell.phases)}
+    if getattr(cell, "plane", None) == "stress":
+        mesh.field_data["plane_stress"] = np.array([1])
     return mesh
 
 

@@ -1,5 +1,5 @@
-"""Boundary conditions on named boundaries, for macro problems and MsFEM, and their resolution into
-fixed DOFs:
+"""Boundary conditions on named boundaries, for macro problems and MsFEM, loads given as functions,
+and the resolution of Dirichlet conditions into fixed DOFs:
 
     fixed, values = fe2.macro.boundary.dirichlet_dofs([Dirichlet("left", 0.0)], mesh, ncomp=2, physics="elasticity")
 
@@ -9,6 +9,7 @@ the boundary facets.
 """
 
 import dataclasses
+import inspect
 import numbers
 
 import numpy as np
@@ -38,14 +39,63 @@ class Dirichlet:
 
 @dataclasses.dataclass(frozen=True)
 class Traction:
-    """Surface traction (a vector) or, for conduction, inward heat flux (a number) on a named boundary."""
+    """Surface traction (a vector) or, for conduction, inward heat flux (a number) on a named boundary:
+    numbers (at full load, scaled by the load factor), a function ``t(x)`` of the positions x (dim, ...)
+    returning (ncomp, ...) (or (...), the same for every component), also scaled by the load factor,
+    or a function ``t(x, load)`` of the positions and the load factor, taken as it is (see
+    :func:`takes_load`)."""
 
     boundary: str
     value: object
 
     def __post_init__(self):
         _check_name(self)
-        _finite_numbers(self, "a number or one number per component")
+        if callable(self.value):
+            takes_load(self.value, f"Traction on {self.boundary!r}")
+        else:
+            _finite_numbers(self, "a number, one number per component, or a function of the positions")
+
+
+def takes_load(function, what):
+    """Whether a load function is ``f(x, load)`` (True: the load at load factor ``load``, not scaled)
+    or ``f(x)`` (False: the load at full load, scaled by the load factor), by its required positional
+    parameters; ValueError naming ``what`` for any other signature."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # a builtin or ufunc without a signature: f(x)
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in parameters if p.kind in kinds and p.default is inspect.Parameter.empty]
+    if len(required) not in (1, 2):
+        raise ValueError(f"{what}: a load function takes the positions x, or x and the load factor "
+                         f"(f(x) or f(x, load)), but it requires {len(required)} arguments")
+    return len(required) == 2
+
+
+def load_values(function, x, ncomp, what, load=None):
+    """The values (ncomp, ...) of a load function at the points x (dim, ...): ``function(x)`` or, with
+    ``load``, ``function(x, load)``, returning (ncomp, ...) or (...) (every component alike).
+    ValueError for another shape or a value that is not finite, naming the point."""
+    values = np.asarray(function(x) if load is None else function(x, load), dtype=float)
+    points = x.shape[1:]
+    try:
+        if values.ndim <= len(points):       # one value for every component
+            values = np.broadcast_to(values, points)[None]
+        elif values.ndim != len(points) + 1 or values.shape[0] not in (1, ncomp):
+            raise ValueError
+        values = np.broadcast_to(values, (values.shape[0],) + points)
+    except ValueError:
+        raise ValueError(f"{what}: the function returned shape {values.shape} at points of shape {points}; "
+                         f"expected {(ncomp,) + points} or {points}") from None
+    values = np.broadcast_to(values, (ncomp,) + points)
+    bad = ~np.isfinite(values).all(axis=0)
+    if np.any(bad):
+        index = np.unravel_index(np.argmax(bad), bad.shape)
+        where = np.round(x[(slice(None),) + index], 6).tolist()
+        raise ValueError(f"{what}: the value must be finite, but it is not at x = {where}"
+                         + (f" (load factor {load:g})" if load is not None else "")
+                         + f" ({int(bad.sum())} of {bad.size} points)")
+    return values
 
 
 def _check_name(condition):

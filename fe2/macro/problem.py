@@ -5,8 +5,10 @@
                                 neumann=[fe2.macro.Traction("top", [0.0, -1.0])])
     result = problem.solve(steps=5)
 
-Equilibrium  T^T (f_int(u) - lam f_ext) = 0  for load factors lam = 0 -> 1, with prescribed DOFs
-u_D = lam g. Each step runs Newton with the consistent tangent of the material points (for an
+Equilibrium  T^T (f_int(u) - f_ext(lam)) = 0  for load factors lam = 0 -> 1, with prescribed DOFs
+u_D = lam g. Loads (body force, tractions) are numbers or functions of the position x: those and
+functions f(x) are full-load values, f_ext(lam) = lam f_ext; a function f(x, lam) of the position
+and the load factor is the load at lam as it is (non-proportional loading). Each step runs Newton with the consistent tangent of the material points (for an
 RVELaw, the Schur complement of its converged cell); a step whose Newton, or any material point's
 micro Newton, fails is cut in half and retried from the last committed state, up to ``max_cutbacks``
 times. Material histories are committed only when a step converges.
@@ -20,7 +22,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from skfem import Basis, FacetBasis, LinearForm
+import scipy.sparse as sp
+from skfem import Basis, FacetBasis
 
 from ..io import checkpoint as _checkpoint
 from ..io.files import run_lock
@@ -29,7 +32,7 @@ from ..cell.assembly import Pattern
 from ..cell.nonlinear import MicroDivergence
 from ..materials.law import SMALL_STRAIN, largest_strain, warn_from_caller
 from ..materials.plasticity import ReturnMappingError
-from .boundary import Dirichlet, Traction, dirichlet_dofs
+from .boundary import Dirichlet, Traction, dirichlet_dofs, load_values, takes_load
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +62,14 @@ class Step:
 
 
 class Problem:
-    """A macro boundary-value problem on ``mesh`` with phase laws ``materials`` (see :class:`fe2.cell.body.Body`)."""
+    """A macro boundary-value problem on ``mesh`` with phase laws ``materials`` (see :class:`fe2.cell.body.Body`).
+
+    ``body_force``: a number per component (a number for conduction: a heat source), or a function of
+    the positions x (dim, ...) returning (ncomp, ...) or (...), ``f(x)`` (full load, scaled by the load
+    factor) or ``f(x, load)`` (the body force at that load factor), as :class:`Traction` values; loads
+    are integrated with the quadrature of order 2 * order + 2. A 2D elastic problem is plane strain or
+    plane stress as its laws are made (``fe2.Isotropic(E, nu, plane="stress")``; ``self.body.plane``).
+    """
 
     def __init__(self, mesh, materials, *, dirichlet=(), neumann=(), body_force=None, order=1):
         for bc in (*dirichlet, *neumann):
@@ -82,34 +92,58 @@ class Problem:
         self.map[free] = np.arange(free.sum())
         self.n = int(free.sum())
         self.pattern = Pattern(self.body.dofs, self.map, self.n)   # the tangent stiffness pattern, analysed once
-        self.f_ext = self._external_force()
+        self.f_ext, self._varying = self._loads()
+        self._at = None   # (load factor, f_ext there) of the last load asked for, when loads vary with it
 
     # --- loads and constraints ------------------------------------------------------------------
-    def _external_force(self):
+    def _loads(self):
+        """The proportional external force (numbers and functions f(x), at full load) and the loads
+        f(x, load) to assemble at each load factor, as (what, points, operator, function)."""
         body, ncomp = self.body, self.body.physics.ncomp
         f = np.zeros(body.ndofs)
-        element = body.basis.elem
-        for bc in self.neumann:
-            facet_basis = FacetBasis(body.mesh, element, facets=body.mesh.boundaries[bc.boundary])
-            value = _components(bc.value, ncomp, f"traction on {bc.boundary!r}")
-            for c in range(ncomp):
-                f[c::ncomp] += LinearForm(lambda v, w: value[c] * v).assemble(facet_basis)
+        varying = []
+        intorder = 2 * body.order + 2
+        loads = [(f"traction on {bc.boundary!r}", bc.value,
+                  FacetBasis(body.mesh, body.basis.elem, facets=body.mesh.boundaries[bc.boundary], intorder=intorder))
+                 for bc in self.neumann]
         if self.body_force is not None:
-            value = _components(self.body_force, ncomp, "body force")
-            basis = Basis(body.mesh, element)
-            for c in range(ncomp):
-                f[c::ncomp] += LinearForm(lambda v, w: value[c] * v).assemble(basis)
-        return f
+            loads.append(("body force", self.body_force, Basis(body.mesh, body.basis.elem, intorder=intorder)))
+        for what, value, basis in loads:
+            x, operator = load_operator(basis)
+            if not callable(value):
+                value = _components(value, ncomp, what)
+                values = np.broadcast_to(value.reshape((ncomp,) + (1,) * (x.ndim - 1)), (ncomp,) + x.shape[1:])
+            elif takes_load(value, what):
+                load_values(value, x, ncomp, what, load=1.0)    # checked now, before any step is solved
+                varying.append((what, x, operator, value))
+                continue
+            else:
+                values = load_values(value, x, ncomp, what)
+            f += _scatter(operator, values)
+        return f, varying
+
+    def external_force(self, load):
+        """f_ext at the load factor ``load``: ``load`` times the proportional loads, plus the loads
+        f(x, load) assembled there (kept for the last load factor asked for)."""
+        if not self._varying:
+            return load * self.f_ext
+        if self._at is None or self._at[0] != load:
+            ncomp = self.body.physics.ncomp
+            f = load * self.f_ext
+            for what, x, operator, function in self._varying:
+                f = f + _scatter(operator, load_values(function, x, ncomp, what, load=load))
+            self._at = (load, f)
+        return self._at[1]
 
     # --- solution ----------------------------------------------------------------------------------
     def initial_states(self):
         return self.body.initial_states()
 
     def residual(self, u, states, load):
-        """(T^T (f_int - load f_ext), stress, tangent, new states) at the field u."""
+        """(f_int - f_ext(load), stress, tangent, new states) at the field u."""
         stress, tangent, new = self.body.respond(self.body.strain(u), states)
         f_int = self.body.nodal_forces(stress)
-        return f_int - load * self.f_ext, stress, tangent, new
+        return f_int - self.external_force(load), stress, tangent, new
 
     def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, callback=None,
               checkpoint=None, restart=False):
@@ -224,7 +258,7 @@ class Problem:
             solves = f", {evaluations * cells} cell solves in {time.perf_counter() - clock:.2f} s" if cells else ""
             damped = f", line search step {step:g}" if step < 1 else ""
             reactions = np.linalg.norm(r[self._fixed]) if self._fixed.size else 0.0
-            scale = max(np.linalg.norm(load * self.f_ext), reactions, 1e-300)
+            scale = max(np.linalg.norm(self.external_force(load)), reactions, 1e-300)
             norm = np.linalg.norm(r[free]) / scale
             residuals.append(norm)
             rate = f", r/r_prev^2 = {norm / residuals[-2] ** 2:.2e}" if iteration and residuals[-2] > 0 else ""
@@ -333,6 +367,22 @@ def _check_settings(tol, max_iterations, max_cutbacks, min_increment, callback):
         raise ValueError(f"min_increment must be a number in (0, 1], got min_increment={min_increment!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function callback(step, u, states, problem) or None, got {callback!r}")
+
+
+def load_operator(basis):
+    """(x, M) of a scalar scikit-fem basis (cells or facets): the quadrature points x (dim, n, nqp)
+    and the sparse M with (M g)_a = sum_q w_q phi_a(x_q) g(x_q), the load vector of the values g at
+    the points, flattened (n * nqp,)."""
+    x = np.asarray(basis.global_coordinates())
+    phi = np.stack([np.asarray(b) for (b,) in basis.basis]) * np.asarray(basis.dx)     # (nloc, n, nqp)
+    columns = np.broadcast_to(np.arange(phi[0].size).reshape(phi.shape[1:]), phi.shape)
+    rows = np.broadcast_to(basis.element_dofs[:, :, None], phi.shape)
+    return x, sp.csr_matrix((phi.ravel(), (rows.ravel(), columns.ravel())), shape=(basis.N, phi[0].size))
+
+
+def _scatter(operator, values):
+    """The interleaved load vector (N * ncomp,) of values (ncomp, n, nqp) at the points of ``operator``."""
+    return (operator @ values.reshape(values.shape[0], -1).T).ravel()
 
 
 def _components(value, ncomp, what):

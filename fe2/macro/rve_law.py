@@ -113,6 +113,7 @@ class RVELaw(Law):
             raise ValueError(f"unknown solver {solver!r}; use one of {', '.join(map(repr, linalg.SOLVERS))}")
         self.cell, self.bc = cell, condition(bc)   # a cell never changes, so it is shared, not copied
         self.physics = cell.physics.name
+        self.plane = cell.plane or "strain"   # a 2D elastic cell answers in its own hypothesis (Body.plane)
         self.tol, self.max_iterations, self.solver = tol, max_iterations, solver
         self._settings = {"tol": tol, "max_iterations": max_iterations, "solver": solver}   # of each micro solve
         self.linear = cell.linear

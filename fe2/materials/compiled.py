@@ -1,9 +1,10 @@
-"""The J2 return mapping compiled by numba: one loop over the points, no temporaries.
+"""The J2 return mappings compiled by numba: one loop over the points, no temporaries.
 
-It computes what :meth:`fe2.materials.plasticity.J2Plasticity.reference_response` computes with
+They compute what :meth:`fe2.materials.plasticity.J2Plasticity.reference_response` computes with
 numpy (the reference, kept for the tests: both agree to round-off), point by point: the elastic
-trial, the radial return (closed form for linear hardening, scalar Newton for Voce saturation),
-the stress, the consistent tangent and the new plastic strain. An elastic point gets the elastic
+trial, the return (``j2``: the 3D radial return, closed form for linear hardening, scalar Newton
+for Voce saturation; ``j2_plane_stress``: the plane-stress-projected return, a bracketed Newton
+iteration on the plastic multiplier), the stress, the consistent tangent and the new plastic strain. An elastic point gets the elastic
 stiffness copied bit for bit, so that a cell can tell an elastic increment by comparing tangents.
 Without numba (``AVAILABLE`` False) the numpy path is used.
 """
@@ -88,4 +89,96 @@ def _j2(strain, index, eps_p, p, C3, mu, bulk, sigma_y, hardening, sigma_sat, de
     return failed
 
 
+def _j2_plane_stress(strain, eps_p, p, Q, E, nu, mu, sigma_y, hardening, sigma_sat, delta, tolerance, max_iterations,
+                     stress, tangent, eps_p_new, p_new):
+    """Plane stress, points k: strain[k] (xx, yy, sqrt2 xy), history eps_p[k] (6, 3D Mandel), p[k]
+    -> stress[k] (3), tangent[k] (3, 3), eps_p_new[k], p_new[k]; Q the plane-stress elastic stiffness.
+    In the eigenvectors u1 = (1, 1, 0)/sqrt2, u2 = (-1, 1, 0)/sqrt2, u3 = (0, 0, 1) of Q and of P
+    (1/2 sigma.P.sigma = J2; eigenvalues of P 1/3, 1, 1), sigma(Dg) has components t_i / (1 + c_i Dg),
+    c = (E / (3 (1 - nu)), 2 mu, 2 mu); the root of q(Dg) - sigma_y(p + 2/3 Dg q(Dg)) = 0,
+    q = sqrt(3/2 sigma.P.sigma), decreasing in Dg, is bracketed by Newton steps and bisection.
+    Returns the number of points whose iteration did not converge."""
+    r2 = np.sqrt(2.0)
+    c1, c2 = E / (3.0 * (1.0 - nu)), 2.0 * mu
+    C1 = E / (1.0 - nu)                                   # eigenvalues of Q: C1, 2 mu, 2 mu
+    failed = 0
+    for k in range(strain.shape[0]):
+        e0 = strain[k, 0] - eps_p[k, 0]
+        e1 = strain[k, 1] - eps_p[k, 1]
+        e2 = strain[k, 2] - eps_p[k, 5]
+        s0 = Q[0, 0] * e0 + Q[0, 1] * e1 + Q[0, 2] * e2
+        s1 = Q[1, 0] * e0 + Q[1, 1] * e1 + Q[1, 2] * e2
+        s2 = Q[2, 0] * e0 + Q[2, 1] * e1 + Q[2, 2] * e2
+        t1, t2, t3 = (s0 + s1) / r2, (s1 - s0) / r2, s2
+        a, b = t1 * t1 / 3.0, t2 * t2 + t3 * t3
+        q_trial = np.sqrt(1.5 * (a + b))
+        flow = sigma_y + hardening * p[k]
+        if delta > 0.0:
+            flow += (sigma_sat - sigma_y) * -np.expm1(-delta * p[k])
+        if not q_trial - flow > 0.0:                      # elastic: the stiffness as it is
+            stress[k, 0], stress[k, 1], stress[k, 2] = s0, s1, s2
+            for i in range(3):
+                for j in range(3):
+                    tangent[k, i, j] = Q[i, j]
+            for i in range(6):
+                eps_p_new[k, i] = eps_p[k, i]
+            p_new[k] = p[k]
+            continue
+        dg, lo, hi = 0.0, 0.0, np.inf
+        converged = False
+        for _ in range(max_iterations):
+            f1, f2 = 1.0 / (1.0 + c1 * dg), 1.0 / (1.0 + c2 * dg)
+            xi = a * f1 * f1 + b * f2 * f2
+            dxi = -2.0 * c1 * a * f1 * f1 * f1 - 2.0 * c2 * b * f2 * f2 * f2
+            q = np.sqrt(1.5 * xi)
+            dq = 0.75 * dxi / q
+            pk = p[k] + 2.0 / 3.0 * dg * q
+            h = hardening
+            residual = q - sigma_y - hardening * pk
+            if delta > 0.0:
+                residual -= (sigma_sat - sigma_y) * -np.expm1(-delta * pk)
+                h += (sigma_sat - sigma_y) * delta * np.exp(-delta * pk)
+            converged = not abs(residual) > tolerance * q_trial
+            if residual > 0.0:
+                lo = dg
+            else:
+                hi = dg
+            step = dg - residual / (dq - h * 2.0 / 3.0 * (q + dg * dq))
+            if converged:                                 # a last Newton step: a free quadratic polish
+                if lo <= step <= hi:
+                    dg = step
+                break
+            dg = step if lo < step < hi else 0.5 * (lo + hi)
+        if not converged:
+            failed += 1
+        f1, f2 = 1.0 / (1.0 + c1 * dg), 1.0 / (1.0 + c2 * dg)
+        u1, u2, u3 = t1 * f1, t2 * f2, t3 * f2                # the stress in the eigenvectors
+        xi = u1 * u1 / 3.0 + u2 * u2 + u3 * u3
+        p_new[k] = p[k] + 2.0 / 3.0 * dg * np.sqrt(1.5 * xi)
+        h = hardening
+        if delta > 0.0:
+            h += (sigma_sat - sigma_y) * delta * np.exp(-delta * p_new[k])
+        stress[k, 0], stress[k, 1], stress[k, 2] = (u1 - u2) / r2, (u1 + u2) / r2, u3
+        for i in range(6):
+            eps_p_new[k, i] = eps_p[k, i]
+        eps_p_new[k, 0] += dg * (u1 / 3.0 - u2) / r2          # Dg P sigma, and zz = -(xx + yy)
+        eps_p_new[k, 1] += dg * (u1 / 3.0 + u2) / r2
+        eps_p_new[k, 5] += dg * u3
+        eps_p_new[k, 2] -= dg * r2 * u1 / 3.0
+        # consistent tangent E_bar - n n^T / (sigma.P.n + 2 xi h / (3 - 2 h Dg)), in the eigenvectors
+        b1 = 1.0 / (1.0 / C1 + dg / 3.0)
+        b2 = 1.0 / (1.0 / c2 + dg)
+        n1, n2, n3 = b1 * u1 / 3.0, b2 * u2, b2 * u3
+        alpha = 1.0 / (u1 * n1 / 3.0 + u2 * n2 + u3 * n3 + 2.0 * xi * h / (3.0 - 2.0 * h * dg))
+        m0, m1 = (n1 - n2) / r2, (n1 + n2) / r2                # n in Mandel components
+        tangent[k, 0, 0] = 0.5 * (b1 + b2) - alpha * m0 * m0
+        tangent[k, 1, 1] = 0.5 * (b1 + b2) - alpha * m1 * m1
+        tangent[k, 0, 1] = tangent[k, 1, 0] = 0.5 * (b1 - b2) - alpha * m0 * m1
+        tangent[k, 2, 2] = b2 - alpha * n3 * n3
+        tangent[k, 0, 2] = tangent[k, 2, 0] = -alpha * m0 * n3
+        tangent[k, 1, 2] = tangent[k, 2, 1] = -alpha * m1 * n3
+    return failed
+
+
 j2 = numba.njit(cache=True, nogil=True)(_j2) if AVAILABLE else None
+j2_plane_stress = numba.njit(cache=True, nogil=True)(_j2_plane_stress) if AVAILABLE else None

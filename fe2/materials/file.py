@@ -20,6 +20,9 @@ hardening and saturation = [sigma_sat, delta]; see :class:`fe2.J2Plasticity`) an
 A ``[lattice]`` table is not a phase: ``vectors = [[a1x, a1y], [a2x, a2y]]`` (one lattice vector per
 row, 3 x 3 in 3D) gives the cell's lattice vectors to ``fe2 homogenize`` (:func:`load_lattice`).
 
+The elastic laws take ``plane = "stress"`` for 2D plane stress (every elastic phase alike; the
+default is plane strain).
+
     materials = fe2.materials.file.load_materials("materials.toml", phases=cell_mesh_phase_names)
 
 Every error is a ValueError naming the file, the phase and what is wrong: a TOML syntax error (with
@@ -40,11 +43,11 @@ from .plasticity import J2Plasticity, NonlinearConductor
 
 # law name -> (class, required parameters, optional parameters), parameters as (name, kind)
 LAWS = {
-    "isotropic": (Isotropic, {"E": "number", "nu": "number"}, {}),
-    "anisotropic": (Anisotropic, {"C": "matrix"}, {"convention": "text"}),
+    "isotropic": (Isotropic, {"E": "number", "nu": "number"}, {"plane": "text"}),
+    "anisotropic": (Anisotropic, {"C": "matrix"}, {"convention": "text", "plane": "text"}),
     "conductor": (Conductor, {"k": "number or matrix"}, {}),
     "j2": (J2Plasticity, {"E": "number", "nu": "number", "yield_stress": "number"},
-           {"hardening": "number", "saturation": "pair"}),
+           {"hardening": "number", "saturation": "pair", "plane": "text"}),
     "nonlinear_conductor": (NonlinearConductor, {"k0": "number"}, {"g0": "number", "m": "number"}),
 }
 ALIASES = {"elastic": "isotropic", "j2plasticity": "j2", "nonlinearconductor": "nonlinear_conductor"}

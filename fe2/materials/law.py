@@ -7,10 +7,12 @@ Strains and stresses are Mandel vectors (see :mod:`fe2.notation`) for elasticity
 gradient g and K g = -q for conduction. ``response`` is vectorized over any leading shape and never
 modifies ``state``: the new history comes back, so a macro step can commit or roll back.
 
-A law says what it is by three attributes: ``physics`` ("elasticity" or "conduction"), ``linear``
+A law says what it is by four attributes: ``physics`` ("elasticity" or "conduction"), ``linear``
 (no history, stress = tensor(dim) @ strain: the body then skips ``response`` and uses the tangent it
-evaluated once) and ``is_field`` (its parameters are functions of position: the body calls
-``tensor_at`` at its quadrature points). The analytic laws of :mod:`fe2.materials` and
+evaluated once), ``is_field`` (its parameters are functions of position: the body calls
+``tensor_at`` at its quadrature points) and, for 2D elasticity, ``plane``: "strain" (eps_zz = 0,
+the default) or "stress" (sigma_zz = 0), chosen when the law is made (``plane="stress"``). A
+plane-stress law answers in 2D only, and a body refuses laws of both kinds (:func:`plane_of`). The analytic laws of :mod:`fe2.materials` and
 :class:`fe2.RVELaw` are all ``Law``\\ s, so a macro solver cannot tell an analytic law from a cell.
 A law of one's own subclasses :class:`Law` (docs/extending.md has a worked example) and may check
 its parameters with :func:`check_real`, as the laws of :mod:`fe2.materials` do.
@@ -34,6 +36,7 @@ class Law(abc.ABC):
     physics = None      # "elasticity" or "conduction"
     linear = False      # no history; the stress is tensor(dim) @ strain
     is_field = False    # parameters that are functions of position (then tensor_at is used)
+    plane = "strain"    # 2D elasticity: "strain" (eps_zz = 0) or "stress" (sigma_zz = 0)
 
     @abc.abstractmethod
     def tensor(self, dim):
@@ -88,6 +91,38 @@ def check_law(law, phase):
     if law.physics not in ("elasticity", "conduction"):
         raise ValueError(f"phase {phase!r}: {law!r} has physics {law.physics!r}; use 'elasticity' or 'conduction'")
     return law
+
+
+PLANES = ("strain", "stress")
+
+
+def check_plane(plane):
+    """``plane`` if it names a 2D hypothesis of elasticity, "strain" (eps_zz = 0) or "stress"
+    (sigma_zz = 0), else a ValueError."""
+    if not isinstance(plane, str) or plane not in PLANES:
+        raise ValueError(f"plane must be 'strain' (eps_zz = 0) or 'stress' (sigma_zz = 0), got plane={plane!r}")
+    return plane
+
+
+def plane_of(materials, dim):
+    """The 2D hypothesis, "strain" or "stress", of the elastic laws ``materials`` (dict phase -> law)
+    of a ``dim``-dimensional body; None for conduction and for 3D. ValueError naming the phases when
+    plane-stress and plane-strain laws are mixed, or a plane-stress law is given to a 3D body."""
+    if any(law.physics != "elasticity" for law in materials.values()):
+        return None
+    planes = {name: getattr(law, "plane", "strain") for name, law in materials.items()}
+    stress = [name for name, plane in planes.items() if plane == "stress"]
+    if dim != 2:
+        if stress:
+            raise ValueError(f"phase {stress[0]!r}: {materials[stress[0]]!r} is a plane-stress law, made for 2D "
+                             f"bodies; a {dim}D body needs a law without plane='stress'")
+        return None
+    if stress and len(stress) < len(planes):
+        strain = [name for name in planes if name not in stress]
+        raise ValueError(f"phases {stress} are plane stress (sigma_zz = 0) and phases {strain} plane strain "
+                         "(eps_zz = 0): a 2D body is one or the other; give every elastic law plane='stress', "
+                         "or none")
+    return "stress" if stress else "strain"
 
 
 def check_real(name, value, scalar=False, positive=False):

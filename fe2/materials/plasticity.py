@@ -8,17 +8,20 @@ vectorized over any leading shape: ``strain`` (..., n) -> stress (..., n), tange
 ``response`` never modifies the state it is given; it returns new arrays. Committing the new state
 (after a converged macro step) or dropping it (cut-back) is the caller's business.
 
-Notation: Mandel vectors (:mod:`fe2.notation`); 2D elasticity is plane strain. J2 plasticity always
-returns in 3D: a plane-strain strain (xx, yy, sqrt2 xy) is embedded as (xx, yy, 0, 0, 0, sqrt2 xy),
-the plastic strain keeps all six 3D components (in plane strain its zz component is in general not
-zero, while the total eps_zz is), and the (xx, yy, xy) = [0, 1, 5] block of the stress and of the
-tangent is returned. :meth:`J2Plasticity.stress_3d` gives the full 3D stress (e.g. sigma_zz).
+Notation: Mandel vectors (:mod:`fe2.notation`); 2D elasticity is plane strain unless the law is
+made with ``plane="stress"``. In plane strain J2 plasticity returns in 3D: a strain (xx, yy, sqrt2 xy)
+is embedded as (xx, yy, 0, 0, 0, sqrt2 xy), the plastic strain keeps all six 3D components (in plane
+strain its zz component is in general not zero, while the total eps_zz is), and the (xx, yy, xy) =
+[0, 1, 5] block of the stress and of the tangent is returned. :meth:`J2Plasticity.stress_3d` gives
+the full 3D stress (e.g. sigma_zz). In plane stress (sigma_zz = 0, eps_zz free) the return mapping
+is the plane-stress-projected one (Simo & Taylor 1986; de Souza Neto, Peric & Owen, section 9.4.3),
+see :class:`J2Plasticity`; the plastic strain is still kept with its six 3D components.
 """
 
 import numpy as np
 
 from . import compiled
-from .law import Law, check_real
+from .law import Law, check_plane, check_real
 from .linear import elastic_constants
 
 __all__ = ["J2Plasticity", "NonlinearConductor", "ReturnMappingError"]
@@ -65,6 +68,22 @@ class J2Plasticity(Law):
         theta = 1 - 3 mu Dp / q_trial,  theta_bar = 3 mu / (3 mu + h) - (1 - theta),  h = R'(p_new),
 
     n = dev sigma_trial / |dev sigma_trial|; elastic points (f_trial <= 0) get the elastic tangent.
+
+    Plane stress (``plane="stress"``, 2D only: strains (..., 3)): the plane-stress-projected return.
+    With P the Mandel matrix of 1/2 sigma.P.sigma = J2 and C the plane-stress elastic stiffness,
+    sigma(Dg) = (I + Dg C P)^-1 sigma_trial; in the common eigenvectors of C and P, (1, 1, 0)/sqrt2,
+    (-1, 1, 0)/sqrt2, (0, 0, 1), whose trial components are t1, t2, t3,
+
+        xi(Dg) = sigma.P.sigma = (t1^2 / 3) / (1 + E Dg / (3 (1 - nu)))^2 + (t2^2 + t3^2) / (1 + 2 mu Dg)^2,
+
+    and the consistency condition sqrt(3 xi / 2) = sigma_y + R(p + Dg sqrt(2 xi / 3)) (decreasing in
+    Dg, one root) is solved by a bracketed Newton iteration. The consistent tangent is
+
+        C_ep = E_bar - (n (x) n) / (sigma.P.n + 2 xi h / (3 - 2 h Dg)),  E_bar = (C^-1 + Dg P)^-1,  n = E_bar P sigma.
+
+    The compiled kernel (:mod:`fe2.materials.compiled`) computes it; :meth:`reference_response`
+    solves the same backward-Euler equations another way (the 3D radial return with a Newton
+    iteration on eps_zz until sigma_zz = 0, the 3D tangent condensed), for the tests.
     """
 
     physics = "elasticity"
@@ -72,8 +91,10 @@ class J2Plasticity(Law):
     tolerance = 1e-11  # Newton (Voce): relative residual |f| / q_trial before the last step
     max_iterations = 50
 
-    def __init__(self, E, nu, yield_stress, hardening=0.0, saturation=None):
+    def __init__(self, E, nu, yield_stress, hardening=0.0, saturation=None, plane="strain"):
         self.E, self.nu, self.lam, self.mu = elastic_constants(E, nu)
+        if check_plane(plane) == "stress":   # else the class's "strain" (Law.plane): parameters as before
+            self.plane = plane
         yield_stress = check_real("yield_stress", yield_stress, scalar=True, positive=True)
         hardening = check_real("hardening", hardening, scalar=True)
         if hardening < 0:
@@ -92,10 +113,17 @@ class J2Plasticity(Law):
         self.yield_stress, self.hardening, self.saturation = yield_stress, hardening, saturation
         self.bulk = self.lam + 2 * self.mu / 3
         self._C3 = self.bulk * np.outer(_ONE, _ONE) + 2 * self.mu * _DEV
+        self._Q = 2 * self.mu * np.eye(3)                                  # plane-stress elastic stiffness:
+        self._Q[:2, :2] += 2 * self.lam * self.mu / (self.lam + 2 * self.mu)  # lambda -> 2 lambda mu / (lambda + 2 mu)
 
     # --- elastic tensors -------------------------------------------------------------------------
     def tensor(self, dim):
-        """Elastic Mandel stiffness (the tangent of a virgin point), (n, n); 2D = plane strain."""
+        """Elastic Mandel stiffness (the tangent of a virgin point), (n, n); 2D = plane strain, or
+        plane stress for a law made with ``plane="stress"`` (2D only)."""
+        if self.plane == "stress":
+            if dim != 2:
+                raise ValueError(f"{self!r} is a plane-stress law: it answers in 2D only, not in {dim}D")
+            return self._Q.copy()
         if dim == 3:
             return self._C3.copy()
         if dim == 2:
@@ -159,6 +187,9 @@ class J2Plasticity(Law):
 
     def _strain(self, strain):
         strain = np.asarray(strain, dtype=float)
+        if self.plane == "stress" and (strain.ndim == 0 or strain.shape[-1] != 3):
+            raise ValueError(f"J2Plasticity(plane='stress'): strain must have shape (..., 3) (xx, yy, sqrt2 xy), "
+                             f"got shape {strain.shape}")
         if strain.ndim == 0 or strain.shape[-1] not in (3, 6):
             raise ValueError(f"J2Plasticity: strain must have shape (..., 3) (plane strain) or (..., 6) (3D), "
                              f"got shape {strain.shape}")
@@ -167,21 +198,39 @@ class J2Plasticity(Law):
 
     def stress_3d(self, strain, state=None):
         """Full 3D Mandel stress (..., 6) C_e (eps - eps_p) for a strain and a (returned) state;
-        for plane strain eps_zz = 0, so this gives e.g. sigma_zz."""
+        for plane strain eps_zz = 0, so this gives e.g. sigma_zz; in plane stress eps_zz is
+        :meth:`out_of_plane_strain` and sigma_zz = 0."""
         strain = self._strain(strain)
         eps_p, _ = self._state(state, strain.shape[:-1])
-        return (self._embed(strain) - eps_p) @ self._C3
+        full = self._embed(strain)
+        if self.plane == "stress":
+            full[..., 2] = self.out_of_plane_strain(strain, state)
+        return (full - eps_p) @ self._C3
 
     def out_of_plane_stress(self, strain, state=None):
-        """Plane strain: sigma_zz (...) = [C_e (eps - eps_p)]_zz of strains (..., 3) and a (returned) state."""
+        """sigma_zz (...) = [C_e (eps - eps_p)]_zz of strains (..., 3) and a (returned) state: plane
+        strain; zero in plane stress."""
+        if self.plane == "stress":
+            return np.zeros(self._strain(strain).shape[:-1])
         return self.stress_3d(strain, state)[..., 2]
+
+    def out_of_plane_strain(self, strain, state=None):
+        """Plane stress: the thickness strain eps_zz (...) of strains (..., 3) and a (returned) state,
+        from sigma_zz = 0: eps_zz = eps_p,zz - nu / (1 - nu) (eps_e,xx + eps_e,yy). Zero in plane strain."""
+        strain = self._strain(strain)
+        eps_p, _ = self._state(state, strain.shape[:-1])
+        if self.plane != "stress":
+            return np.zeros(strain.shape[:-1])
+        elastic = strain[..., :2] - eps_p[..., :2]
+        return eps_p[..., 2] - self.nu / (1 - self.nu) * elastic.sum(axis=-1)
 
     # --- the material point ----------------------------------------------------------------------
     def response(self, strain, state=None):
         """Stress (..., n), consistent tangent (..., n, n) and the new state for strains (..., n),
-        n = 3 (plane strain) or 6, from ``state`` (None: virgin). The input state is not modified.
-        Computed by the compiled kernel of :mod:`fe2.materials.compiled` where numba is installed,
-        else by :meth:`reference_response`; the two agree to round-off."""
+        n = 3 (plane strain, or plane stress for a law made so) or 6, from ``state`` (None: virgin).
+        The input state is not modified. Computed by the compiled kernels of
+        :mod:`fe2.materials.compiled` where numba is installed, else by :meth:`reference_response`;
+        the two agree to round-off (plane stress: to the tolerance of the reference's iteration)."""
         if not compiled.AVAILABLE:
             return self.reference_response(strain, state)
         strain = self._strain(strain)
@@ -192,23 +241,54 @@ class J2Plasticity(Law):
         stress, tangent = np.empty((points, n)), np.empty((points, n, n))
         eps_p_new, p_new = np.empty((points, 6)), np.empty(points)
         sigma_sat, delta = self.saturation if self.saturation is not None else (self.yield_stress, 0.0)
-        failed = compiled.j2(np.ascontiguousarray(strain.reshape(points, n)), _INDEX[n],
-                             np.ascontiguousarray(eps_p.reshape(points, 6)), np.ascontiguousarray(p.reshape(points)),
-                             self._C3, self.mu, self.bulk, self.yield_stress, self.hardening, sigma_sat, delta,
-                             self.tolerance, self.max_iterations, stress, tangent, eps_p_new, p_new)
+        arrays = (np.ascontiguousarray(strain.reshape(points, n)), np.ascontiguousarray(eps_p.reshape(points, 6)),
+                  np.ascontiguousarray(p.reshape(points)))
+        hardening = (self.yield_stress, self.hardening, sigma_sat, delta, self.tolerance, self.max_iterations)
+        if self.plane == "stress":
+            failed = compiled.j2_plane_stress(*arrays, self._Q, self.E, self.nu, self.mu, *hardening,
+                                              stress, tangent, eps_p_new, p_new)
+        else:
+            failed = compiled.j2(arrays[0], _INDEX[n], *arrays[1:], self._C3, self.mu, self.bulk, *hardening,
+                                 stress, tangent, eps_p_new, p_new)
         if failed:
             plastic = int(np.count_nonzero(p_new != p.reshape(points)))
-            raise ReturnMappingError(f"J2Plasticity: the Voce return mapping did not converge in {self.max_iterations} "
-                                     f"iterations at {failed} of {plastic} plastic points")
+            raise ReturnMappingError(f"J2Plasticity: the {'plane-stress' if self.plane == 'stress' else 'Voce'} return "
+                                     f"mapping did not converge in {self.max_iterations} iterations at {failed} of "
+                                     f"{plastic} plastic points")
         return (stress.reshape(shape + (n,)), tangent.reshape(shape + (n, n)),
                 {"plastic_strain": eps_p_new.reshape(shape + (6,)), "p": p_new.reshape(shape)})
 
     def reference_response(self, strain, state=None):
-        """:meth:`response` in numpy, vectorized over the points: the reference of the compiled kernel."""
+        """:meth:`response` in numpy, vectorized over the points: the reference of the compiled kernels.
+        Plane stress: the 3D radial return at (eps_xx, eps_yy, eps_zz, 0, 0, sqrt2 eps_xy), Newton on
+        eps_zz until |sigma_zz| <= 1e-13 |sigma|, and the 3D tangent condensed by sigma_zz = 0:
+        C_pp - C_pz C_zp / C_zz."""
         strain = self._strain(strain)
-        n = strain.shape[-1]
         shape = strain.shape[:-1]
         eps_p, p = self._state(state, shape)
+        if self.plane != "stress":
+            return self._radial_return(strain, eps_p, p)
+        full = self._embed(strain)
+        full[..., 2] = self.out_of_plane_strain(strain, state)        # the elastic guess
+        for _ in range(self.max_iterations):
+            stress, tangent, new_state = self._radial_return(full, eps_p, p)
+            residual = stress[..., 2]
+            scale = np.linalg.norm(stress, axis=-1) + self.E * 1e-300
+            if np.all(np.abs(residual) <= 1e-13 * scale):
+                break
+            full[..., 2] -= residual / tangent[..., 2, 2]
+        else:
+            raise ReturnMappingError(f"J2Plasticity: the reference plane-stress iteration on eps_zz did not converge "
+                                     f"in {self.max_iterations} iterations")
+        condensed = (tangent[..., _PLANE, :][..., _PLANE]
+                     - tangent[..., _PLANE, 2][..., :, None] * tangent[..., 2, _PLANE][..., None, :]
+                     / tangent[..., 2, 2][..., None, None])
+        return stress[..., _PLANE], condensed, new_state
+
+    def _radial_return(self, strain, eps_p, p):
+        """The 3D radial return of strains (..., 3) (plane strain) or (..., 6) from the history (eps_p, p)."""
+        n = strain.shape[-1]
+        shape = strain.shape[:-1]
         mu, K = self.mu, self.bulk
 
         elastic = self._embed(strain) - eps_p
@@ -260,7 +340,7 @@ class J2Plasticity(Law):
                 f"hardening={self.hardening:g}")
         if self.saturation is not None:
             text += f", saturation=({self.saturation[0]:g}, {self.saturation[1]:g})"
-        return text + ")"
+        return text + (", plane='stress')" if self.plane == "stress" else ")")
 
 
 class NonlinearConductor(Law):

@@ -4,8 +4,9 @@
     solution = space.solve([Dirichlet(side, 0.0) for side in sides], body_force=1.0)
     space.errors(solution, reference=u_fine)
 
-The problem is -div(A(x) grad u) = f (conduction) or -div(C(x) : eps(u)) = f (2D plane-strain
-elasticity) on the domain of a coarse mesh of triangles or quadrilaterals over a nested fine mesh
+The problem is -div(A(x) grad u) = f (conduction) or -div(C(x) : eps(u)) = f (2D elasticity,
+plane strain or plane stress as the laws say) on the domain of a coarse mesh of triangles or
+quadrilaterals over a nested fine mesh
 (Malqvist & Peterseim, Math. Comp. 83, 2014; Engwer, Henning, Malqvist & Peterseim, CMAME 350, 2019).
 
 * **Spaces.** V_h: the fine P1/Q1 functions, zero on the Dirichlet boundaries given at construction;
@@ -279,7 +280,7 @@ class LOD(MultiscaleSpace):
         return dofs, q
 
     def __repr__(self):
-        return (f"LOD({self.physics}, {self.coarse.t.shape[1]} coarse elements, {self.fine.t.shape[1]} fine elements, "
+        return (f"LOD({self.kind}, {self.coarse.t.shape[1]} coarse elements, {self.fine.t.shape[1]} fine elements, "
                 f"k = {self.layers}, {'Petrov-Galerkin' if self.petrov_galerkin else 'Galerkin'})")
 
 

@@ -5,9 +5,10 @@
     space.errors(solution, reference=u_fine)           # broken L2, H1 and energy errors
     space.write_vtu("out/msfem", solution)
 
-The problem is -div(A(x) grad u) = f (conduction) or -div(C(x) : eps(u)) = f (2D plane-strain
-elasticity) on the domain of a coarse mesh of triangles or quadrilaterals, with A or C from the
-phases of a fine mesh that nests in it, or from coefficient fields. Each coarse element K gets one
+The problem is -div(A(x) grad u) = f (conduction) or -div(C(x) : eps(u)) = f (2D elasticity,
+plane strain or plane stress as the laws say) on the domain of a coarse mesh of triangles or
+quadrilaterals, with A or C from the phases of a fine mesh that nests in it, or from coefficient
+fields (scalar or matrix-valued). Each coarse element K gets one
 basis function per coarse vertex i (and component c): the fine-scale solution of the homogeneous
 equation on a patch S ⊇ K
 
@@ -171,7 +172,7 @@ class MsFEM(MultiscaleSpace):
         return self.bases[K] @ U[self.element_dofs[K]]
 
     def __repr__(self):
-        return (f"MsFEM({self.physics}, {self.coarse.t.shape[1]} coarse elements, {self.fine.t.shape[1]} fine elements, "
+        return (f"MsFEM({self.kind}, {self.coarse.t.shape[1]} coarse elements, {self.fine.t.shape[1]} fine elements, "
                 f"{self.boundary}{f' x{self.factor:g}' if self.boundary == 'oversampling' else ''}"
                 f"{', Petrov-Galerkin' if self.petrov_galerkin else ''})")
 

@@ -1,8 +1,9 @@
 """What MsFEM and LOD share: a coarse space over a nested fine mesh, its online solve, its errors and output.
 
 A multiscale space is built from a coarse mesh of triangles or quadrilaterals, a fine mesh nested in
-it (:class:`~fe2.msfem.partition.Partition`) and linear laws (conduction, or 2D plane-strain
-elasticity). Coarse DOFs are vertex * ncomp + component. A subclass computes, offline, the coarse
+it (:class:`~fe2.msfem.partition.Partition`) and linear laws (conduction, or 2D elasticity: plane
+strain, or plane stress when the laws are made with ``plane="stress"``; coefficients may be scalar
+or matrix-valued functions of position). Coarse DOFs are vertex * ncomp + component. A subclass computes, offline, the coarse
 matrix ``matrix`` and what its load and fine reconstruction need; this class gives the online
 ``solve`` (one coarse factorization per set of fixed DOFs, reused by later loads), the fine field of
 each coarse element (``local_field``), one conforming fine field, the broken L2 / H1 / energy errors
@@ -21,7 +22,8 @@ import scipy.sparse.linalg as spla
 
 from ..cell.body import Body, phase_map
 from ..cell.linalg import factorize
-from ..io.vtu import pad
+from ..io.vtu import pad, save_vtu
+from ..materials.law import plane_of
 from ..macro.boundary import dirichlet_dofs
 from ..timing import timed
 from .local import BATCH, interleave, submesh
@@ -71,6 +73,12 @@ class MultiscaleSpace:
         if not all(law.linear for law in self.materials.values()):
             raise ValueError(f"{self.method} solves linear problems: give linear laws (Isotropic, Anisotropic, Conductor)")
         self.ncomp = 1 if self.physics == "conduction" else 2
+        self.plane = plane_of(self.materials, 2)   # elasticity: "strain" or "stress", as the laws say
+
+    @property
+    def kind(self):
+        """The physics, with the hypothesis of 2D elasticity: "elasticity (plane stress)"."""
+        return self.physics + (f" (plane {self.plane})" if self.plane else "")
 
     def _set_up(self):
         """The coefficient check and the partition (after the subclass's own argument checks)."""
@@ -209,7 +217,8 @@ class MultiscaleSpace:
         """``folder/<name>_coarse.vtu``: the coarse mesh with the coarse solution at its vertices;
         ``folder/<name>_fine.vtu``: the fine reconstruction, element by element (nodes on coarse
         edges are duplicated, so a non-conforming basis shows its jumps), with the phase and the
-        coarse element of every fine cell. ``name`` defaults to the method's. Returns both paths."""
+        coarse element of every fine cell. ``name`` defaults to the method's. Plane stress is
+        stated in the field data of both (``plane_stress = [1]``). Returns both paths."""
         name = name or self.method.lower()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -229,8 +238,9 @@ class MultiscaleSpace:
                            cell_data={"phase": [self.phase[members].astype(np.int32)],
                                       "coarse_element": [self.partition.parent[members].astype(np.int32)]})
         paths = folder / f"{name}_coarse.vtu", folder / f"{name}_fine.vtu"
-        meshio.write(paths[0], coarse)
-        meshio.write(paths[1], fine)
+        stated = {"plane_stress": np.array([1])} if self.plane == "stress" else None
+        save_vtu(coarse, paths[0], field_data=stated)
+        save_vtu(fine, paths[1], field_data=stated)
         return paths
 
 
