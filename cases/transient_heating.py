@@ -15,7 +15,7 @@ error is O(1)): out/transient_heating.png shows profiles along y = 1/2 in time a
 error at t_end against eps;
 out/fe2/macro.pvd is the FE² series against the physical time (ParaView).
 
-    python cases/transient_heating.py [--cells 2 4 8] [--cell-h 0.1] [--t-end 0.1] [--steps 20] [--quick] [--out DIR]
+    python cases/transient_heating.py [--cells 2 4 8 16] [--cell-h 0.1] [--t-end 0.1] [--steps 20] [--quick] [--out DIR]
 """
 
 import argparse
@@ -38,7 +38,7 @@ CAPACITY = {"matrix": 1.0, "inclusion": 2.0}
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, nargs="+", default=[2, 4, 8], help="cells per side of the DNS")
+    parser.add_argument("--cells", type=int, nargs="+", default=[2, 4, 8, 16], help="cells per side of the DNS")
     parser.add_argument("--cell-h", type=float, default=0.1, help="micro mesh size (cell side 1)")
     parser.add_argument("--t-end", type=float, default=0.1, help="end time")
     parser.add_argument("--steps", type=int, default=20, help="BDF2 time steps")

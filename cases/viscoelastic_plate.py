@@ -66,6 +66,7 @@ def main(argv=None):
 
     # 3. the plate in two load paths, FE² and the macro law on the same steps
     mesh = fe2.geometry.plate_with_hole(width=1.0, radius=0.3, h=args.h)
+    print(f"macro: {mesh.t.shape[1]} elements, one cell each")
     schedule = np.concatenate([np.linspace(RAMP / 4, RAMP, 4), np.geomspace(1.5 * RAMP, args.t_end, args.steps)])
     symmetry = [Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,))]
     paths = {"creep": dict(dirichlet=symmetry, neumann=[Traction("right", [0.01, 0.0])]),

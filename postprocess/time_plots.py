@@ -63,7 +63,8 @@ def memory(times, G, fitted, paths, path, labels=("xx", "yy", "xy"),
     figure, axes = _figure(1 + len(paths))
     shown = times > 0
     for i in range(G.shape[1]):
-        line, = axes[0].semilogx(times[shown], fitted[shown, i, i], "-", label=f"fit {labels[i]}{labels[i]}")
+        line, = axes[0].semilogx(times[shown], fitted[shown, i, i], ["-", "--", "-."][i % 3],
+                                 label=f"fit {labels[i]}{labels[i]}")
         axes[0].semilogx(times[shown], G[shown, i, i], ".", color=line.get_color(), label=f"cell {labels[i]}{labels[i]}")
     axes[0].set_xlabel("time t")
     axes[0].set_ylabel("relaxation function G_ii(t)")
