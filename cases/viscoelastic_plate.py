@@ -61,7 +61,8 @@ def main(argv=None):
     G = relaxation(cell, times, substeps=2)
     decades = np.log10(args.t_end / 0.02)
     fit = fit_prony(times, G, tau=np.geomspace(0.02, args.t_end, int(round(3 * decades)) + 1))   # three per decade
-    print(f"cell {cell!r}\nrelaxation: glassy G_xxxx = {G[0, 0, 0]:.4f}, relaxed {G[-1, 0, 0]:.4f} at t = {times[-1]:g}; "
+    print(f"cell {cell!r}\nrelaxation: glassy G_xxxx = {G[0, 0, 0]:.4f}, relaxed {G[-1, 0, 0]:.4f} at "
+          f"t = {times[-1]:g}; "
           f"Prony fit on tau = {np.round(fit.tau, 3).tolist()}: largest relative misfit {fit.error:.2e}")
 
     # 3. the plate in two load paths, FE² and the macro law on the same steps

@@ -1,8 +1,8 @@
 """Figures of the time-dependent cases: matplotlib on the Agg canvas, one PNG per call, as in
 :mod:`postprocess.plots` (each function writes ``path``, creating its folder, and returns it).
 
-    heating(x, profiles, eps, errors, path)               temperature profiles in time, FE² against DNS; error vs eps
-    memory(times, G, fitted, paths, path)                 a cell's relaxation and its Prony fit; FE² against the macro law
+    heating(x, profiles, eps, errors, path)   temperature profiles in time, FE² against DNS; error against eps
+    memory(times, G, fitted, paths, path)     a cell's relaxation and its Prony fit; FE² against the macro law
 """
 
 from pathlib import Path
@@ -65,7 +65,8 @@ def memory(times, G, fitted, paths, path, labels=("xx", "yy", "xy"),
     for i in range(G.shape[1]):
         line, = axes[0].semilogx(times[shown], fitted[shown, i, i], ["-", "--", "-."][i % 3],
                                  label=f"fit {labels[i]}{labels[i]}")
-        axes[0].semilogx(times[shown], G[shown, i, i], ".", color=line.get_color(), label=f"cell {labels[i]}{labels[i]}")
+        axes[0].semilogx(times[shown], G[shown, i, i], ".", color=line.get_color(),
+                         label=f"cell {labels[i]}{labels[i]}")
     axes[0].set_xlabel("time t")
     axes[0].set_ylabel("relaxation function G_ii(t)")
     axes[0].legend(fontsize=7)

@@ -237,7 +237,8 @@ def test_cells_in_time_agree_on_executors_and_restart_exactly(tmp_path, viscoela
     """Quasi-static FE² with viscoelastic cells in time (the step sent to the workers with the strains):
     serial and two worker processes agree to 1e-12. Transient FE² with nonlinear conducting cells: a run
     killed after step 3 and restarted from its checkpoint ends bit for bit as the uninterrupted one."""
-    cell = fe2.Cell(layers(1, 4, height=1.0), {"a": fe2.NonlinearConductor(1.0, g0=0.5, m=3.0), "b": fe2.Conductor(4.0)})
+    cell = fe2.Cell(layers(1, 4, height=1.0), {"a": fe2.NonlinearConductor(1.0, g0=0.5, m=3.0),
+                                               "b": fe2.Conductor(4.0)})
     mesh = skfem.MeshTri.init_tensor(np.linspace(0, 1, 3), np.array([0.0, 0.25])).with_defaults()
 
     def run(steps=4, **kw):

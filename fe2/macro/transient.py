@@ -3,8 +3,9 @@
     problem = Transient(mesh, {"plate": fe2.RVELaw(cell)}, capacity={"plate": {"matrix": 1.0, "fiber": 2.0}},
                         dirichlet=[Dirichlet("left", 1.0)], initial=0.0)
     run = problem.solve(t_end=0.5, dt=0.05)                 # BDF2, fixed steps
+    run = problem.solve(times=[0.01, 0.1, 0.5])             # through given times
     run = problem.solve(t_end=0.5, dt=1e-3, tol=1e-4)       # adaptive steps under error control
-    run.times, run.fields, run.states
+    run.times, run.fields, run.states                       # problem.settings: those of the last solve
 
 **Heat conduction** (``capacity`` given): the macro balance d/dt(c T) - div(K grad T) = f, in weak form
 
@@ -179,6 +180,7 @@ class Transient(Problem):
     def _initial(self, initial, conduction):
         """The initial DOF vector: the initial temperature at the DOF locations (zero for mechanics)."""
         u = np.zeros(self.body.ndofs)
+        u.flags.writeable = False
         if not conduction:
             if callable(initial) or np.any(np.asarray(initial) != 0):
                 raise ValueError("a quasi-static problem starts from its equilibrium at t = 0: give no initial field")
@@ -187,7 +189,7 @@ class Transient(Problem):
         values = np.broadcast_to(np.asarray(initial(x) if callable(initial) else initial, dtype=float), x.shape[1:])
         if not np.all(np.isfinite(values)):
             raise ValueError("the initial temperature must be finite at every node")
-        u[:] = values
+        u = values.astype(float)   # a new array (broadcast views are read-only)
         u.flags.writeable = False
         return u
 
@@ -323,7 +325,8 @@ class Transient(Problem):
                             error, dt)
                 if dt < settings["dt_min"]:
                     raise TimeStepError(f"the adaptive time step control cannot reach tol = {settings['tol']:g}: the "
-                                        f"step from t = {t:.6g} needs dt = {dt:.3g} < dt_min = {settings['dt_min']:.3g} "
+                                        f"step from t = {t:.6g} needs dt = {dt:.3g} < dt_min = "
+                                        f"{settings['dt_min']:.3g} "
                                         f"(error {error:.3g} x tol at dt = {step_dt:.3g}); the time reached is "
                                         f"t = {t:.6g}", t)
                 continue
@@ -398,7 +401,8 @@ class Transient(Problem):
         capacities, the initial field and the load function's values."""
         items = checkpoints.inputs(self, [settings["t_end"]])
         items["time integration"] = {key: settings[key] for key in ("t_end", "scheme", "tol", "dt_min", "dt_max")}
-        items["time integration"]["schedule"] = "sha256:" + hashlib.sha256(settings["schedule"].tobytes()).hexdigest()[:16]
+        schedule = hashlib.sha256(settings["schedule"].tobytes()).hexdigest()[:16]
+        items["time integration"]["schedule"] = "sha256:" + schedule
         items["capacity"] = self.capacity
         items["initial field"] = "sha256:" + hashlib.sha256(self.initial.tobytes()).hexdigest()[:16]
         items["load function"] = [float(self.load(t)) for t in np.linspace(0, settings["t_end"], 9)]

@@ -7,7 +7,8 @@
 The relaxation function is G(t) = C_inf + sum_i C_i exp(-t / tau_i) (Mandel stiffnesses C_inf, C_i
 symmetric positive semidefinite, time constants tau_i > 0), and the stress the hereditary integral
 
-    sigma(t) = int_0^t G(t - s) d eps(s) = C_inf eps(t) + sum_i C_i h_i(t),   h_i(t) = int_0^t exp(-(t - s)/tau_i) d eps(s).
+    sigma(t) = int_0^t G(t - s) d eps(s) = C_inf eps(t) + sum_i C_i h_i(t),
+    h_i(t) = int_0^t exp(-(t - s)/tau_i) d eps(s).
 
 The internal variables h_i make it Markovian: over a step dt with the strain linear in time they are
 updated exactly (the recursive update),
