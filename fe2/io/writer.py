@@ -6,9 +6,10 @@
 Step k writes ``step_k/macro.vtu`` and, for each chosen macro point (element index, first quadrature
 point) of a cell-backed phase, ``step_k/micro_<element>.vtu`` (in the cell's own coordinates) and
 ``step_k/placed_micro_<element>.vtu`` (the same cell moved beside its macro point, see below).
-``macro.pvd`` lists the macro files against the load factor, ``micro.pvd`` the placed micro files
-(one part per micro point, same time values); both are rewritten after every step, so opening the
-two series in one ParaView session animates the macro field with the cells at their places.
+``macro.pvd`` lists the macro files against the load factor (the physical time of a transient run,
+:mod:`fe2.macro.transient`), ``micro.pvd`` the placed micro files (one part per micro point, same
+time values); both are rewritten after every step, so opening the two series in one ParaView
+session animates the macro field with the cells at their places.
 
 Macro fields (names as written):
     point data  displacement (temperature), strain and stress (gradient and flux) averaged to the nodes
@@ -116,13 +117,14 @@ class MacroWriter:
         macro_units = array_units(self.units, macro, body.physics.name)
         save_vtu(macro, folder / "macro.vtu", units=macro_units)
         points = self.micro_points(problem, u, states) if callable(self.micro_points) else self.micro_points
+        moment = getattr(step, "time", step.load)   # the series' time: the physical time of a transient run
         micro_units = {}
         for part, element in enumerate(points):
             placed, units = self.write_micro(problem, states, element, folder / f"micro_{element}.vtu", u,
                                              units=self.units, micro_scale=self.micro_scale)
             micro_units.update(units)
-            self.micro_entries.append((step.load, f"{folder.name}/{placed.name}", part))
-        self.entries.append((step.load, f"{folder.name}/macro.vtu"))
+            self.micro_entries.append((moment, f"{folder.name}/{placed.name}", part))
+        self.entries.append((moment, f"{folder.name}/macro.vtu"))
         write_pvd(self.folder / "macro.pvd", self.entries)
         if self.micro_entries:
             write_pvd(self.folder / "micro.pvd", self.micro_entries)

@@ -145,6 +145,11 @@ class Problem:
         f_int = self.body.nodal_forces(stress)
         return f_int - self.external_force(load), stress, tangent, new
 
+    def stiffness(self, tangent):
+        """The stored values of the tangent stiffness on ``self.pattern`` at the material tangent
+        ``tangent`` (a transient problem adds its capacity term)."""
+        return self.body.linearize(tangent).stiffness(self.pattern)
+
     def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, callback=None,
               checkpoint=None, restart=False):
         """Load from 0 to 1 through the load factors of ``steps``: a count of equal increments or an
@@ -271,7 +276,7 @@ class Problem:
             if iteration == max_iterations:
                 raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
             clock = time.perf_counter()
-            data = self.body.linearize(tangent).stiffness(self.pattern)
+            data = self.stiffness(tangent)
             timings["assembly"] += time.perf_counter() - clock
             clock = time.perf_counter()
             du = -self.pattern.factorize(data).solve(r[free])

@@ -26,6 +26,7 @@ import numpy as np
 from ..cell import linalg, nonlinear
 from ..cell.conditions import condition
 from ..materials.law import Law
+from ..materials.viscoelastic import advance as advance_states, check_step, rate_dependent
 from ..parallel import Progress, WorkerLost
 
 
@@ -40,15 +41,29 @@ class Histories:
         return f"Histories(version {self.version}, {self.shape})"
 
 
-def _solve_points(cell, bc, settings, strains, histories, numbers):
+class Stepped:
+    """Micro histories carried into a time step of size ``dt`` (:meth:`RVELaw.advance`): before each
+    point's cell solve, its rate-dependent phases are advanced to that step."""
+
+    def __init__(self, state, dt):
+        self.state, self.dt = state, dt
+
+    def __repr__(self):
+        return f"Stepped({self.state!r}, dt={self.dt:g})"
+
+
+def _solve_points(cell, bc, settings, strains, histories, numbers, dt=None):
     """Cell solves of the points (m, n) from their histories: stress, tangent, new histories.
     ``settings``: the keywords of :func:`fe2.nonlinear.solve` (tol, max_iterations, solver);
-    ``numbers``: the points' indices among all of the law's points (named in errors)."""
+    ``numbers``: the points' indices among all of the law's points (named in errors); ``dt``: the
+    time step of the rate-dependent phases (None: as their histories hold it)."""
     stress = np.empty_like(strains)
     tangent = np.empty(strains.shape + strains.shape[-1:])
     new = np.empty(len(strains), dtype=object)
     for i, (E, history) in enumerate(zip(strains, histories)):
         micro, guess = (None, None) if history is None else (history["micro"], history["field"])
+        if dt is not None:
+            micro = advance_states(cell.materials, cell.initial_states() if micro is None else micro, dt)
         try:
             solution = nonlinear.solve(cell, E, bc, micro, guess=guess, **settings)
         except nonlinear.MicroDivergence as error:
@@ -79,15 +94,15 @@ class MicroWorker:
         raise KeyError(f"micro histories of version {version} are not on this worker "
                        f"(it has {self.version} and {self.trial_version})")
 
-    def solve(self, indices, strains, base, new):
+    def solve(self, indices, strains, base, new, dt=None):
         """Solve the points ``indices`` (positions among this worker's points) of the trial
-        ``new`` from the histories of version ``base``."""
+        ``new`` from the histories of version ``base`` (over a time step ``dt``, if given)."""
         if new != self.trial_version:
             if base != self.version:  # the macro problem committed the last trial
                 self.committed, self.version = self._at(base), base
             self.trial, self.trial_version = self.committed.copy(), new
         stress, tangent, self.trial[indices] = _solve_points(self.cell, self.bc, self.settings, strains,
-                                                             self.committed[indices], self.points[indices])
+                                                             self.committed[indices], self.points[indices], dt)
         return stress, tangent, sum(bool(history["elastic"]) for history in self.trial[indices])
 
     def histories(self, version):
@@ -117,6 +132,7 @@ class RVELaw(Law):
         self.tol, self.max_iterations, self.solver = tol, max_iterations, solver
         self._settings = {"tol": tol, "max_iterations": max_iterations, "solver": solver}   # of each micro solve
         self.linear = cell.linear
+        self.rate_dependent = any(rate_dependent(law) for law in cell.materials.values())
         self._elastic = cell.linearize().bind(self.bc).tangent()  # the effective tangent of the virgin cell
         self.executor = None if self.linear else executor
         self.progress = progress  # show cell solves done / total within each response
@@ -152,8 +168,20 @@ class RVELaw(Law):
             future.result()
         return Histories(version, np.shape(histories))
 
+    def advance(self, state, dt):
+        """The histories ``state`` carried into a time step of size ``dt`` (a :class:`Stepped`): at the
+        next response, every point's rate-dependent cell phases are advanced to dt
+        (:func:`fe2.materials.viscoelastic.advance`). A cell without such phases: ``state`` as given."""
+        dt = check_step(dt)
+        if not self.rate_dependent:
+            return state
+        return Stepped(state.state if isinstance(state, Stepped) else state, dt)
+
     def response(self, strain, state=None):
         strain = np.asarray(strain, dtype=float)
+        dt = None
+        if isinstance(state, Stepped):
+            state, dt = state.state, state.dt
         if self.linear:
             C = self._elastic
             return strain @ C.T, np.broadcast_to(C, strain.shape + C.shape[-1:]), state
@@ -168,7 +196,7 @@ class RVELaw(Law):
             new = np.empty(len(points), dtype=object)
             for piece in np.array_split(np.arange(len(points)), min(len(points), 16)):
                 stress[piece], tangent[piece], new[piece] = _solve_points(self.cell, self.bc, self._settings,
-                                                                          points[piece], states[piece], piece)
+                                                                          points[piece], states[piece], piece, dt)
                 bar.update(len(piece))
             return stress.reshape(strain.shape), tangent.reshape(shape + tangent.shape[-2:]), new.reshape(shape)
         if not isinstance(state, Histories):  # virgin, or gathered histories (a restart): seed the workers once
@@ -179,7 +207,7 @@ class RVELaw(Law):
         # each worker's points in a few pieces, issued round-robin, so that progress can be shown
         pieces = [[(w, local, chunk[local]) for local in np.array_split(np.arange(len(chunk)), min(len(chunk), 8))]
                   for w, chunk in zip(self._workers, self._chunks) if len(chunk)]
-        calls = [(w.call("solve", local, points[glob], state.version, version), glob)
+        calls = [(w.call("solve", local, points[glob], state.version, version, dt), glob)
                  for row in itertools.zip_longest(*pieces) for w, local, glob in filter(None, row)]
         failure, lost, elastic = None, None, 0
         for future, glob in calls:  # read every answer, even after a failure, so none is left unread
