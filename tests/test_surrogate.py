@@ -152,3 +152,19 @@ def test_fallback_solves_refit_and_travel_in_the_state():
     assert second.in_response == 2 and len(second.samples) == 18 and second.surrogate.size == 18
     assert len(first.samples) == 16 and first.surrogate.size == 16 and law.first.surrogate.size == 16
     assert not second.route.any()     # the refitted surrogate interpolates the new samples
+
+
+def test_case_surrogate_conduction(tmp_path):
+    """cases/surrogate_conduction.py at a reduced size: within its tolerance of full FE², >= 10x fewer solves."""
+    import runpy
+    from pathlib import Path
+    case = Path(__file__).resolve().parent.parent / "cases" / "surrogate_conduction.py"
+    summary = runpy.run_path(str(case), run_name="case")["main"](
+        ["--out", str(tmp_path), "--h", "0.3", "--cell-h", "0.3", "--steps", "2", "--held-out", "40", "--executor", "serial"])
+    assert summary["field_error"] < summary["tol"] and summary["heat_flow_error"] < summary["tol"]
+    full, surrogate = summary["runs"].values()
+    assert full["solves"] >= 10 * surrogate["solves"]
+    assert summary["held_out_covered"] >= 0.9
+    from matplotlib.image import imread
+    rgb = imread(tmp_path / "surrogate_conduction.png")[..., :3]
+    assert rgb.shape[0] > 300 and rgb.std() > 0.05      # a drawn figure, not a blank canvas

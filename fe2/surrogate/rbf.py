@@ -124,7 +124,7 @@ class Surrogate:
         dphi = KERNELS[self.kernel][1](r, self.epsilon)               # phi'(r)/r
         tangent = np.einsum("qi,qij,ik->qkj", dphi, difference, self.coefficients[:N]) + self.coefficients[N + 1:].T
         tangent = tangent / self.half_width
-        power = np.sqrt(np.clip(self._phi(0.0) - np.einsum("qi,ij,qj->q", v, self._inverse, v), 0, None))
+        power = np.sqrt(np.clip(self._phi(0.0) - np.sum((v @ self._inverse) * v, axis=1), 0, None))
         _, nearest = self._tree.query(x, k=self.neighbours)
         indicator = power * np.sqrt(np.mean(self.standardized[nearest.reshape(len(x), -1)], axis=1))
         m = self.stress.shape[1]
@@ -228,9 +228,9 @@ class PotentialSurrogate:
         shape = strain.shape[:-1]
         x = (strain.reshape(-1, n) - self.centre) / self.half_width
         d = x[:, None] - self.x[None]                                            # (q, N, n)
-        V = np.concatenate([_quintic_hessian(d).transpose(0, 1, 2, 3).reshape(len(x), N * n, n),
+        V = np.concatenate([_quintic_hessian(d).reshape(len(x), N * n, n),
                             self._polynomial(x).transpose(0, 2, 1)], axis=1)      # (q, size, n)
-        gradient = np.einsum("qsk,s->qk", V, self.coefficients)
+        gradient = np.swapaxes(V, 1, 2) @ self.coefficients
         a = self.coefficients[:N * n].reshape(N, n)
         r = np.linalg.norm(d, axis=-1)[..., None, None]
         da = np.einsum("qij,ij->qi", d, a)[..., None, None]
@@ -247,8 +247,8 @@ class PotentialSurrogate:
         hessian = hessian + B
         stress = gradient / self.half_width
         tangent = hessian / np.outer(self.half_width, self.half_width)
-        covariance = -np.einsum("qsk,st,qtl->qkl", V, self._inverse, V) / np.outer(self.half_width, self.half_width)
-        variance = np.clip(np.trace(covariance, axis1=1, axis2=2), 0, None)
+        rows = np.swapaxes(V, 1, 2)                                              # (q, n, size)
+        variance = np.clip(-np.sum((rows @ self._inverse) * rows / self.half_width[:, None] ** 2, axis=(1, 2)), 0, None)
         _, nearest = self._tree.query(x, k=self.neighbours)
         indicator = np.sqrt(variance * np.mean(self.standardized[nearest.reshape(len(x), -1)], axis=1))
         return stress.reshape(shape + (n,)), tangent.reshape(shape + (n, n)), indicator.reshape(shape)

@@ -12,6 +12,7 @@ history is refused.
 
 import dataclasses
 import functools
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,6 @@ class Samples:
 
 def solve_strains(cell, bc, settings, strains):
     """The cell solved from its virgin state at each of ``strains`` (m, n): :class:`Samples`."""
-    import time
     out = {"stress": [], "tangent": [], "hill_mandel": [], "seconds": []}
     for E in strains:
         clock = time.perf_counter()
