@@ -33,7 +33,7 @@ Error control: the ``checks`` shared points farthest from their leaders (a point
 very path shares exactly and is not checked) are solved in full too
 (from their own micro history: a check answers with the full cell) and the largest difference of the
 shared answer from the full one, relative to the largest stress norm, is the *measured error* of the
-step. The radius of the next step is scaled by tol / error (between 1/2 and 2): it shrinks where
+step. The radius of the next step is scaled by tol / error (at most doubled): it shrinks where
 sharing errs above ``tol`` and grows where it is well below. The error measured is that of one step
 of sharing from the same history; what sharing accumulates over the run is measured against full FE²
 (tests/test_adaptive.py).
@@ -59,8 +59,8 @@ class Sharing:
     - ``leader`` (m,): the point whose answer each point shares in the next step (itself: active);
     - ``check`` (m,): the shared points solved in full in the next step to measure the error;
     - ``radius``: the sharing radius of the next step;
-    - ``tangent`` (m, n, n): each point's tangent of the step (a shared point's next answer is carried
-      to its strain with its leader's);
+    - ``stress`` (m, n), ``tangent`` (m, n, n): each point's answer of the step (what the
+      "committed" carry extends to a shared point's strain);
     - of the response that returned it: ``solves`` (cell solves), ``elastic`` (of which elastic
       increments), ``error`` (the measured error of its shared answers, NaN without checks),
       ``active`` (the fraction of points it solved in full, checks included)."""
