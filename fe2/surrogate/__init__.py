@@ -6,3 +6,4 @@
 from .online import SurrogateLaw, Training
 from .rbf import KERNELS, PotentialSurrogate, Surrogate, fit
 from .samples import Samples, design, sample
+from .adaptive import AdaptiveRVELaw, Sharing

@@ -1,0 +1,140 @@
+"""Adaptive concurrent FE² (fe2.surrogate.AdaptiveRVELaw) against full FE² on the J2 plate."""
+
+import numpy as np
+import pytest
+
+import fe2
+from fe2.macro import Dirichlet, Problem
+from fe2.macro.boundary import dirichlet_dofs
+from fe2.surrogate import AdaptiveRVELaw
+from fe2.surrogate.adaptive import Sharing
+
+from conftest import plate
+
+TOL = 2e-2   # requested: on the shared answers, the reaction force and the macro field
+STEPS = 4
+
+
+def reaction(problem, step):
+    """The x reaction on the pulled right edge: the sum of the nodal forces of its x DOFs."""
+    body = problem.body
+    right, _ = dirichlet_dofs([Dirichlet("right", 0.0, components=(0,))], body.mesh, 2, physics="elasticity",
+                              basis=body.basis)
+    return body.nodal_forces(step.stress)[right].sum()
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """The plate of conftest run in full FE² and adaptively, with the adaptive law's record per step."""
+    full = plate(pull=0.008)
+    law = AdaptiveRVELaw(full.body.materials["plate"].cell, "periodic", tol=TOL, checks=4)
+    adaptive = Problem(full.body.mesh, {"plate": law}, dirichlet=full.dirichlet)
+    records = []
+    steps_full = full.solve(STEPS, tol=1e-9)
+    steps_adaptive = adaptive.solve(STEPS, tol=1e-9,
+                                    callback=lambda step, u, states, problem: records.append(law.record(states["plate"])))
+    return full, steps_full, adaptive, steps_adaptive, records
+
+
+def test_adaptive_j2_plate_matches_full_fe2_within_tolerance(runs):
+    full, steps_full, adaptive, steps_adaptive, records = runs
+    assert [s.load for s in steps_full] == [s.load for s in steps_adaptive]
+    for a, b in zip(steps_full, steps_adaptive):
+        force_full, force = reaction(full, a), reaction(adaptive, b)
+        assert abs(force - force_full) <= TOL * abs(force_full)
+        assert np.abs(b.field - a.field).max() <= TOL * np.abs(a.field).max()
+    # the plate yields (else sharing would be trivially exact): its secant stiffness falls by more than 3 %
+    first, last = steps_full[0], steps_full[-1]
+    assert reaction(full, last) / last.load < 0.97 * reaction(full, first) / first.load
+    solves_full = sum(s.cell_solves["newton"] + s.cell_solves["elastic"] for s in steps_full)
+    solves = sum(s.cell_solves["newton"] + s.cell_solves["elastic"] for s in steps_adaptive)
+    fraction = np.mean([r["active_fraction"] for r in records])
+    print(f"\nadaptive J2 plate: active fraction {fraction:.2f} per step "
+          f"({[round(r['active_fraction'], 2) for r in records]}), cell solves {solves} against {solves_full} "
+          f"(x{solves_full / solves:.2f}), measured share errors {[format(r['check_error'], '.1e') for r in records]}, "
+          f"reaction {reaction(adaptive, steps_adaptive[-1]):.5f} against {reaction(full, steps_full[-1]):.5f}, "
+          f"{records[-1]['distinct_paths']} distinct paths of {records[-1]['points']} points, "
+          f"wall time {sum(s.seconds for s in steps_adaptive):.2f} s against {sum(s.seconds for s in steps_full):.2f} s")
+    assert records[0]["active_fraction"] == 1.0 and np.isnan(records[0]["check_error"])   # the first step: all solved
+    assert all(r["active_fraction"] < 1 for r in records[1:])
+    assert solves < solves_full
+    # the measured error of the shared answers is finite and what the radius was tuned to
+    errors = np.array([r["check_error"] for r in records[1:]])
+    assert np.all(np.isfinite(errors)) and errors.max() <= 5 * TOL
+
+
+def test_trial_carry_converges_linearly(runs):
+    """With the leader's answer of the iterate, a shared stress depends on the leader's strain through
+    C_L, which the point's tangent omits: Newton converges, linearly (each iteration at least 2-fold)."""
+    _, _, _, steps_adaptive, _ = runs
+    assert all(s.cutbacks == 0 for s in steps_adaptive)
+    for step in steps_adaptive:
+        r = np.array(step.residuals)
+        assert r[-1] <= 1e-9 and np.all(r[1:] / r[:-1] < 0.5), r
+
+
+def test_committed_carry_keeps_the_quadratic_rate(runs):
+    """With the leader's committed answer, each point's answer is a function of its own strain and its
+    tangent the exact derivative: the macro Newton needs at most one iteration more than full FE²'s,
+    without cut-backs, and ends at the quadratic rate."""
+    full, steps_full = runs[0], runs[1]
+    law = AdaptiveRVELaw(full.body.materials["plate"].cell, "periodic", tol=TOL, carry="committed")
+    steps_adaptive = Problem(full.body.mesh, {"plate": law}, dirichlet=full.dirichlet).solve(STEPS, tol=1e-9)
+    assert all(s.cutbacks == 0 for s in steps_adaptive)
+    for a, b in zip(steps_full, steps_adaptive):
+        r = np.array(b.residuals)
+        k = np.flatnonzero(r[1:] > 1e-12)[-1]   # the last iteration above round-off: r_k+1 <= 10 r_k^2
+        assert len(r) <= len(a.residuals) + 1 and r[-1] <= 1e-9 and r[k + 1] <= 10 * r[k] ** 2, r
+
+
+def test_identical_paths_share_exactly():
+    """Points with one strain path share one cell solve and answer exactly as full FE² (round-off)."""
+    cell = plate().body.materials["plate"].cell
+    law, rve = AdaptiveRVELaw(cell, tol=1e-3, checks=1), fe2.RVELaw(cell)
+    E = np.array([3e-3, -1e-3, 2e-3])
+    strains = np.stack([E, E, E, 0.5 * E])
+    state, full_state = law.initial_state((4,)), rve.initial_state((4,))
+    for load in (1.0, 2.0):
+        stress, tangent, state = law.response(load * strains, state)
+        expected, expected_tangent, full_state = rve.response(load * strains, full_state)
+        assert np.allclose(stress, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+        assert np.allclose(tangent, expected_tangent, rtol=0, atol=1e-10 * np.abs(expected_tangent).max())
+    assert state.solves == 2 and np.isnan(state.error)   # the second step: the two leaders, nothing to check
+    p, hill_mandel = law.summaries(state)
+    assert p.shape == (4,) and p[0] == p[1] == p[2] > p[3] > 0 and np.all(np.abs(hill_mandel) < 1e-8)
+    assert state.leader.tolist() == [0, 0, 0, 3] and not state.check.any()
+
+
+@pytest.mark.parametrize("tol, active", [(1e-9, 1.0), (1.0, 2 / 3)])
+def test_radius_follows_the_measured_error(tol, active):
+    """A check point is solved in full and its shared answer's error measured; the radius is scaled by
+    tol / error (at most doubled): far above tol, every point is active next step."""
+    cell = plate().body.materials["plate"].cell
+    law = AdaptiveRVELaw(cell, tol=tol, radius=1e-2, checks=1)
+    E = np.array([[4e-3, -1e-3, 0.0], [4.01e-3, -1e-3, 0.0], [1e-3, 0.0, 0.0]])
+    state = law.initial_state((3,))
+    _, _, state = law.response(E, state)
+    assert state.leader.tolist() == [1, 1, 2] and state.check.tolist() == [True, False, False]
+    stress, _, state = law.response(2 * E, state)
+    rve = fe2.RVELaw(cell)   # the check answers as full FE² does on its own path
+    _, _, history = rve.response(E[:1], rve.initial_state((1,)))
+    assert np.allclose(stress[0], rve.response(2 * E[:1], history)[0][0], rtol=1e-12, atol=0)
+    assert state.solves == 3 and state.active == 1.0   # two leaders and the check
+    assert 0 < state.error < 1e-2 and state.radius == pytest.approx(1e-2 * min(tol / state.error, 2.0), rel=1e-12)
+    assert law.record(state)["next_active_fraction"] == active
+
+
+def test_bad_input_is_refused():
+    cell = plate().body.materials["plate"].cell
+    with pytest.raises(ValueError, match="tol and radius"):
+        AdaptiveRVELaw(cell, tol=0.0)
+    with pytest.raises(ValueError, match="carry"):
+        AdaptiveRVELaw(cell, carry="leader")
+    with pytest.raises(ValueError, match="checks"):
+        AdaptiveRVELaw(cell, checks=-1)
+    law = AdaptiveRVELaw(cell)
+    with pytest.raises(TypeError, match="Sharing"):
+        law.response(np.zeros((2, 3)), np.full(2, None, dtype=object))
+    with pytest.raises(ValueError, match="points for strains"):
+        law.response(np.zeros((2, 3)), law.initial_state((3,)))
+    assert isinstance(law.initial_state((2,)), Sharing)
