@@ -35,7 +35,7 @@ from fe2.msfem import LOD, MsFEM
 from postprocess import plots
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from msfem_resonance import HouWu, square  # noqa: E402  (the coefficient and the grids of the resonance study)
+from msfem_resonance import HouWu, coarse_counts, square  # noqa: E402  (the coefficient and the grids of the resonance study)
 
 SIDES = ("left", "right", "bottom", "top")
 
@@ -73,11 +73,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("output/lod_study"))
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    counts = [round(1 / (r * args.eps)) for r in args.ratios]
-    bad = [(r, n) for r, n in zip(args.ratios, counts) if n < 1 or args.fine % n or abs(n * r * args.eps - 1) > 1e-9]
-    if bad:
-        parser.error(f"H = ratio x eps must divide the square into whole coarse elements that nest in the "
-                     f"{args.fine}x{args.fine} fine grid; these do not: {bad}")
+    counts = coarse_counts(parser, args.ratios, args.eps, args.fine)
     law = fe2.Conductor(HouWu(args.eps))
     conditions = [Dirichlet(side, 0.0) for side in SIDES]
     fine = square(args.fine)

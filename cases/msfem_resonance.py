@@ -45,6 +45,17 @@ class HouWu:
         return (2 + 1.8 * np.sin(X)) / (2 + 1.8 * np.cos(Y)) + (2 + np.sin(Y)) / (2 + 1.8 * np.sin(X))
 
 
+def coarse_counts(parser, ratios, eps, fine):
+    """Coarse elements per side for each H = ratio x eps; a parser error unless each divides the unit
+    square into whole coarse elements that nest in the fine x fine grid."""
+    counts = [round(1 / (r * eps)) for r in ratios]
+    bad = [(r, n) for r, n in zip(ratios, counts) if n < 1 or fine % n or abs(n * r * eps - 1) > 1e-9]
+    if bad:
+        parser.error(f"H = ratio x eps must divide the square into whole coarse elements that nest in the "
+                     f"{fine}x{fine} fine grid; these do not: {bad}")
+    return counts
+
+
 def square(n):
     x = np.linspace(0, 1, n + 1)
     return skfem.MeshQuad.init_tensor(x, x).with_defaults()
@@ -63,11 +74,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("output/msfem_resonance"))
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    counts = [round(1 / (r * args.eps)) for r in args.ratios]
-    bad = [(r, n) for r, n in zip(args.ratios, counts) if n < 1 or args.fine % n or abs(n * r * args.eps - 1) > 1e-9]
-    if bad:
-        parser.error(f"H = ratio x eps must divide the square into whole coarse elements that nest in the "
-                     f"{args.fine}x{args.fine} fine grid; these do not: {bad}")
+    counts = coarse_counts(parser, args.ratios, args.eps, args.fine)
     law = fe2.Conductor(HouWu(args.eps))
     if args.load == "affine":  # the homogenized solution is x itself: no coarse-space error is left
         conditions, source = [Dirichlet(name, lambda x: x[0]) for name in SIDES], None
