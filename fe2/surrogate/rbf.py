@@ -37,6 +37,25 @@ KERNELS = {
 }
 
 
+
+def _check_samples(strain, stress):
+    """(N, n) of the samples, refusing non-finite values and fewer than n + 2 samples."""
+    if not (np.all(np.isfinite(strain)) and np.all(np.isfinite(stress))):
+        raise ValueError("the surrogate's samples must be finite (a failed cell solve among them?)")
+    N, n = strain.shape
+    if N < n + 2:
+        raise ValueError(f"a surrogate over {n} strain components needs at least {n + 2} samples, got {N}")
+    return N, n
+
+
+def _scaled(strain, centre, half_width):
+    """The centre and half-width of the strain box (default: the samples' bounding box; a flat
+    direction gets width 1) and the samples in those scaled units."""
+    lo, hi = strain.min(axis=0), strain.max(axis=0)
+    centre = (lo + hi) / 2 if centre is None else np.asarray(centre, dtype=float)
+    half_width = np.where(hi > lo, (hi - lo) / 2, 1.0) if half_width is None else np.asarray(half_width, dtype=float)
+    return centre, half_width, (strain - centre) / half_width
+
 class Surrogate:
     """The interpolant of stresses ``stress`` (N, m) at strains ``strain`` (N, n) (training samples),
     with strains scaled by ``centre`` and ``half_width`` (n,) (default: the samples' bounding box).
@@ -58,18 +77,10 @@ class Surrogate:
             raise ValueError(f"unknown surrogate kernel {kernel!r}; use 'potential' or one of {', '.join(map(repr, KERNELS))}")
         if stress.shape[0] != strain.shape[0]:
             raise ValueError(f"{strain.shape[0]} strain samples but {stress.shape[0]} stress samples")
-        if not (np.all(np.isfinite(strain)) and np.all(np.isfinite(stress))):
-            raise ValueError("the surrogate's samples must be finite (a failed cell solve among them?)")
-        N, n = strain.shape
-        if N < n + 2:
-            raise ValueError(f"a surrogate over {n} strain components needs at least {n + 2} samples, got {N}")
+        N, n = _check_samples(strain, stress)
         self.kernel, self.epsilon = kernel, float(epsilon)
         self.strain, self.stress = strain, stress
-        lo, hi = strain.min(axis=0), strain.max(axis=0)
-        self.centre = (lo + hi) / 2 if centre is None else np.asarray(centre, dtype=float)
-        self.half_width = (np.where(hi > lo, (hi - lo) / 2, 1.0) if half_width is None
-                           else np.asarray(half_width, dtype=float))
-        self.x = (strain - self.centre) / self.half_width
+        self.centre, self.half_width, self.x = _scaled(strain, centre, half_width)
         M = np.zeros((N + n + 1, N + n + 1))
         M[:N, :N] = self._phi(np.linalg.norm(self.x[:, None] - self.x[None], axis=-1))
         M[:N, N:] = self._poly(self.x)
@@ -169,17 +180,9 @@ class PotentialSurrogate:
         if stress.shape != strain.shape:
             raise ValueError(f"a potential surrogate needs one stress per strain component: strain {strain.shape}, "
                              f"stress {stress.shape}")
-        if not (np.all(np.isfinite(strain)) and np.all(np.isfinite(stress))):
-            raise ValueError("the surrogate's samples must be finite (a failed cell solve among them?)")
-        N, n = strain.shape
-        if N < n + 2:
-            raise ValueError(f"a surrogate over {n} strain components needs at least {n + 2} samples, got {N}")
+        N, n = _check_samples(strain, stress)
         self.strain, self.stress = strain, stress
-        lo, hi = strain.min(axis=0), strain.max(axis=0)
-        self.centre = (lo + hi) / 2 if centre is None else np.asarray(centre, dtype=float)
-        self.half_width = (np.where(hi > lo, (hi - lo) / 2, 1.0) if half_width is None
-                           else np.asarray(half_width, dtype=float))
-        self.x = (strain - self.centre) / self.half_width
+        self.centre, self.half_width, self.x = _scaled(strain, centre, half_width)
         self.pairs = [(p, q) for p in range(n) for q in range(p, n)]
         size = N * n + n + len(self.pairs)
         M = np.zeros((size, size))
