@@ -20,10 +20,10 @@ from ..materials.law import check_law, plane_of
 from . import compiled
 from ..notation import to_mandel
 from .linearization import Linearization
-from .physics import Conduction, Elasticity, lagrange
+from .physics import Conduction, Elasticity, FiniteStrain, lagrange
 from ..timing import timed
 
-PHYSICS = {"conduction": Conduction, "elasticity": Elasticity}
+PHYSICS = {"conduction": Conduction, "elasticity": Elasticity, "finite strain": FiniteStrain}
 
 
 class Body:
@@ -174,11 +174,25 @@ class Body:
 
     def check_strain(self, strain, what=None):
         """A macro strain (or gradient, or a stress: ``what``) as a Mandel vector; a symmetric
-        dim x dim tensor is accepted for elasticity. Raises ValueError on a wrong shape or NaN."""
+        dim x dim tensor is accepted for elasticity. Finite strain: the displacement gradient H as a
+        row-major vector (dim^2,), or the deformation gradient F as a (dim, dim) matrix (H = F - I; a
+        stress matrix P is flattened). Raises ValueError on a wrong shape or NaN."""
         strain = np.asarray(strain, dtype=float)
         n = self.physics.size
         conduction = self.physics.name == "conduction"
         what = what or ("gradient" if conduction else "strain")
+        if self.physics.name == "finite strain":
+            if strain.shape == (self.dim, self.dim):
+                strain = (strain - np.eye(self.dim) if what == "strain" else strain).ravel()
+            if strain.shape != (n,) or not np.all(np.isfinite(strain)):
+                name = "displacement gradient H = F - I" if what == "strain" else what
+                raise ValueError(f"macro {name} must be a finite row-major vector ({', '.join(self.physics.labels)}) "
+                                 f"of shape ({n},), or a ({self.dim}, {self.dim}) matrix (F for a gradient), got "
+                                 f"{strain.tolist()}")
+            if what == "strain" and np.linalg.det(strain.reshape(self.dim, self.dim) + np.eye(self.dim)) <= 0:
+                raise ValueError(f"the macro deformation gradient F = I + H has det F <= 0 (the material would "
+                                 f"invert), H = {strain.tolist()}")
+            return strain
         if strain.shape == (self.dim, self.dim) and not conduction:
             if not np.allclose(strain, strain.T):
                 raise ValueError(f"the macro {what} tensor must be symmetric, got {strain.tolist()}")

@@ -50,6 +50,10 @@ class Cell(Body):
                 f"the mesh volume {self.volume:.12g} exceeds its lattice cell volume {self.lattice.volume:.12g}: "
                 "overlapping elements, or give the lattice vectors of the cell")
         if self.volume < (1 - 1e-8) * self.lattice.volume:  # porous: averages over the whole lattice cell
+            if self.physics.name == "finite strain":
+                raise ValueError(f"porous cells are not built for finite strain (the mesh fills "
+                                 f"{self.volume / self.lattice.volume:.1%} of its lattice cell): <F> would be taken "
+                                 "from the outer boundary; give a solid cell, or a soft phase in the pores")
             self.outer_boundary = outer_boundary(self)
             check_connected(self)
             self.porosity = 1 - self.solid_volume / self.lattice.volume

@@ -266,6 +266,9 @@ class Subc(Condition):
     problem = StaticProblem
 
     def dof_map(self, cell):
+        if cell.physics.name == "finite strain":
+            raise ValueError("SUBC is not built for finite-strain cells yet (the rotation of the cell is a free mode "
+                             "of the traction problem); use periodic or kubc")
         _solid_boundary(cell, "SUBC prescribes the traction Sigma n")
         free = np.ones(cell.ndofs, dtype=bool)
         free[_rigid_pins(cell.doflocs, cell.rigid_modes)] = False

@@ -25,6 +25,7 @@ import numpy as np
 from . import linalg
 from .conditions import Subc, condition
 from .averages import field_averages
+from ..materials.law import DeformationError
 
 
 class MicroDivergence(RuntimeError):
@@ -94,6 +95,16 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             r1, r2, norm = f_int, None, np.linalg.norm(f_int) / scale
         return norm, (u, sigma, eps, stress, tangent, new_state, r1, r2)
 
+    inverted = [None]
+
+    def attempt(u, sigma):
+        """evaluate(u, sigma), or (inf, None) where a finite-strain law meets det F <= 0 (no decrease)."""
+        try:
+            return evaluate(u, sigma)
+        except DeformationError as error:
+            inverted[0] = error
+            return np.inf, None
+
     if static:
         u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
     else:
@@ -134,10 +145,12 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         else:
             du, dsigma = -problem.expand(problem.solve(r1)), 0.0
         step = 1.0
-        trial_norm, trial = evaluate(u + du, sigma + dsigma)
+        trial_norm, trial = attempt(u + du, sigma + dsigma)
         while not trial_norm <= (1 - 1e-4 * step) * norm and step > 1 / 64:  # backtrack
             step /= 2
-            trial_norm, trial = evaluate(u + step * du, sigma + step * dsigma)
+            trial_norm, trial = attempt(u + step * du, sigma + step * dsigma)
+        if trial is None:   # every step down to 1/64 inverts the material somewhere
+            raise inverted[0]
         norm, current = trial_norm, trial
         residuals.append(norm)
     raise MicroDivergence(f"micro Newton did not converge in {max_iterations} iterations for macro strain "

@@ -1,4 +1,4 @@
-"""The two physics of a cell: scalar conduction and small-strain elasticity.
+"""The physics of a cell: scalar conduction, small-strain elasticity and finite-strain elasticity.
 
 Each turns scikit-fem basis data into the operators the homogenization needs:
 
@@ -14,7 +14,7 @@ Each turns scikit-fem basis data into the operators the homogenization needs:
 import numpy as np
 from skfem import ElementHex1, ElementHex2, ElementQuad1, ElementQuad2, ElementTetP1, ElementTetP2, ElementTriP1, ElementTriP2
 
-from .. import notation
+from .. import kinematics, notation
 
 # mesh geometry element -> (P1, P2) Lagrange elements on that mesh
 LAGRANGE = {
@@ -100,3 +100,34 @@ class Elasticity:
             r[comp == j] = x[i, comp == j]
             modes.append(r)
         return np.stack(modes, axis=1)
+
+
+class FiniteStrain(Elasticity):
+    """Finite-strain elasticity, total Lagrangian (plane strain in 2D): the generalized strain is the
+    displacement gradient H = grad_X u = F - I and the stress the first Piola-Kirchhoff stress P, both
+    row-major vectors of dim^2 components (:mod:`fe2.kinematics`); the tangent is A = dP/dF. B is
+    linear in u, so the cell kernel (assembly, conditions, condensation) is that of small strain with
+    n = dim^2; the nonlinearity lives in the laws, whose P(F) and A(F) carry the geometry."""
+
+    name = "finite strain"
+
+    def __init__(self, dim):
+        super().__init__(dim)
+        self.size = kinematics.size(dim)
+        self.labels = kinematics.LABELS[dim]
+
+    def strain_operator(self, grads):
+        """grads (nloc, dim, nel, nqp) -> B (nel, nqp, dim^2, nloc * dim): the DOF (a, c) carries
+        u = phi_a e_c, whose gradient is H_iJ = delta_ic d_J phi_a."""
+        nloc, dim, nel, nqp = grads.shape
+        B = np.zeros((dim, dim, nloc, dim, nel, nqp))
+        for c in range(dim):
+            B[c, :, :, c] = grads.transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(B.reshape(dim * dim, nloc, dim, nel, nqp).transpose(3, 4, 0, 1, 2)).reshape(
+            nel, nqp, dim * dim, nloc * dim)
+
+    def affine(self, doflocs, comp, origin):
+        """u_c(x) = H_cJ x_J for each unit gradient H."""
+        x = doflocs - origin[:, None]
+        units = np.eye(self.size).reshape(self.size, self.dim, self.dim)
+        return np.einsum("knd,dn->nk", units[:, comp, :], x)

@@ -30,7 +30,7 @@ from ..io.files import run_lock
 from ..cell.body import Body
 from ..cell.assembly import Pattern
 from ..cell.nonlinear import MicroDivergence
-from ..materials.law import SMALL_STRAIN, largest_strain, warn_from_caller
+from ..materials.law import SMALL_STRAIN, DeformationError, largest_strain, warn_from_caller
 from ..materials.plasticity import ReturnMappingError
 from .boundary import Dirichlet, Traction, dirichlet_dofs, load_values, takes_load
 
@@ -333,7 +333,8 @@ def _no_time():
 
 # failures that a smaller load increment can cure: a macro or micro Newton that did not converge,
 # a return mapping that did not, a singular or non-finite linear solve
-CURABLE = (MicroDivergence, _NewtonFailure, ReturnMappingError, FloatingPointError, np.linalg.LinAlgError)
+CURABLE = (MicroDivergence, _NewtonFailure, ReturnMappingError, DeformationError, FloatingPointError,
+           np.linalg.LinAlgError)
 
 
 def _schedule(steps):

@@ -4,10 +4,11 @@
     state = law.initial_state(shape)                          # virgin history of an array of points
 
 Strains and stresses are Mandel vectors (see :mod:`fe2.notation`) for elasticity, the temperature
-gradient g and K g = -q for conduction. ``response`` is vectorized over any leading shape and never
+gradient g and K g = -q for conduction, and for finite strain the displacement gradient H = F - I and
+the first Piola-Kirchhoff stress P as row-major vectors, the tangent A = dP/dF (:mod:`fe2.kinematics`). ``response`` is vectorized over any leading shape and never
 modifies ``state``: the new history comes back, so a macro step can commit or roll back.
 
-A law says what it is by four attributes: ``physics`` ("elasticity" or "conduction"), ``linear``
+A law says what it is by four attributes: ``physics`` ("elasticity", "finite strain" or "conduction"), ``linear``
 (no history, stress = tensor(dim) @ strain: the body then skips ``response`` and uses the tangent it
 evaluated once), ``is_field`` (its parameters are functions of position: the body calls
 ``tensor_at`` at its quadrature points) and, for 2D elasticity, ``plane``: "strain" (eps_zz = 0,
@@ -33,7 +34,7 @@ import numpy as np
 class Law(abc.ABC):
     """A material-point law: subclass it and give ``physics``, ``tensor`` and ``response``."""
 
-    physics = None      # "elasticity" or "conduction"
+    physics = None      # "elasticity", "finite strain" or "conduction"
     linear = False      # no history; the stress is tensor(dim) @ strain
     is_field = False    # parameters that are functions of position (then tensor_at is used)
     plane = "strain"    # 2D elasticity: "strain" (eps_zz = 0) or "stress" (sigma_zz = 0)
@@ -83,13 +84,26 @@ def warn_from_caller(message, category=StrainRangeWarning):
     warnings.warn(message, category, stacklevel=level)
 
 
+PHYSICS = ("elasticity", "finite strain", "conduction")
+
+
+class DeformationError(RuntimeError):
+    """A deformation gradient with det F <= 0 (the material inverted) given to a finite-strain law.
+    ``point``: the flat index of the first such point among the points the law was given (a body
+    names its element and quadrature point); a macro step meeting it is cut back."""
+
+    def __init__(self, message, point=None):
+        super().__init__(message)
+        self.point = point
+
+
 def check_law(law, phase):
     """``law`` if it answers the contract, else a TypeError naming the phase."""
     if not isinstance(law, Law):
         raise TypeError(f"phase {phase!r}: {law!r} is not a material law; subclass fe2.materials.Law "
                         "(response, tensor, physics; see docs/extending.md)")
-    if law.physics not in ("elasticity", "conduction"):
-        raise ValueError(f"phase {phase!r}: {law!r} has physics {law.physics!r}; use 'elasticity' or 'conduction'")
+    if law.physics not in PHYSICS:
+        raise ValueError(f"phase {phase!r}: {law!r} has physics {law.physics!r}; use one of {', '.join(map(repr, PHYSICS))}")
     return law
 
 

@@ -1,0 +1,114 @@
+"""Finite-strain kinematics and hyperelastic laws: P = dW/dF and A = dP/dF by central differences,
+the small-strain limit, frame indifference, and the kernel's cells at finite strain."""
+
+import numpy as np
+import pytest
+import skfem
+
+import fe2
+from fe2 import kinematics
+from fe2.cell import nonlinear
+from fe2.materials.law import DeformationError
+
+LAWS = [fe2.NeoHookean(10.0, 0.3), fe2.SaintVenantKirchhoff(10.0, 0.3)]
+
+
+def rotation(dim, angle=0.7):
+    """A rotation by ``angle`` about z (3D: then about x by angle / 2)."""
+    c, s = np.cos(angle), np.sin(angle)
+    if dim == 2:
+        return np.array([[c, -s], [s, c]])
+    Rz = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    c, s = np.cos(angle / 2), np.sin(angle / 2)
+    return Rz @ np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_stress_and_tangent_are_derivatives(law, dim):
+    """P = dW/dF and A = dP/dF (central differences, h = 1e-6) at random gradients |H| ~ 0.2; A symmetric."""
+    H = 0.2 * np.random.default_rng(dim).standard_normal((6, dim * dim))
+    P, A, _ = law.response(H)
+    h = 1e-6
+    for k, e in enumerate(h * np.eye(dim * dim)):
+        np.testing.assert_allclose((law.energy(H + e) - law.energy(H - e)) / (2 * h), P[:, k], atol=1e-7 * law.E)
+        np.testing.assert_allclose((law.response(H + e)[0] - law.response(H - e)[0]) / (2 * h), A[:, :, k],
+                                   atol=1e-7 * law.E)
+    np.testing.assert_array_equal(A, np.swapaxes(A, -1, -2))
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_small_strain_limit_and_objectivity(law, dim):
+    """At |H| -> 0, P -> C : sym(H) of Isotropic(E, nu) with an O(|H|^2) error, and A(I) = C; P(Q F) = Q P(F)."""
+    C = law.small_strain().tensor(dim)
+    np.testing.assert_allclose(kinematics.symmetric_part(law.tensor(dim)), C, atol=1e-12 * law.E)
+    direction = np.random.default_rng(1).standard_normal(dim * dim)
+    errors = []
+    for t in (1e-2, 1e-3):
+        H = t * direction
+        eps = fe2.notation.to_mandel(0.5 * (kinematics.from_vector(H) + kinematics.from_vector(H).T))
+        sigma = fe2.notation.from_mandel(C @ eps)
+        errors.append(np.abs(kinematics.from_vector(law.response(H)[0]) - sigma).max() / t)
+    assert np.log10(errors[0] / errors[1]) == pytest.approx(1.0, abs=0.05)   # relative error O(t)
+    F = kinematics.deformation(0.2 * direction)
+    Q = rotation(dim)
+    P = kinematics.from_vector(law.response(kinematics.gradient(F))[0])
+    np.testing.assert_allclose(kinematics.from_vector(law.response(kinematics.gradient(Q @ F))[0]), Q @ P,
+                               atol=1e-12 * law.E)
+
+
+def test_inverted_point_is_named():
+    """det F <= 0 raises DeformationError carrying the index of the first inverted point."""
+    H = np.zeros((3, 4))
+    H[2] = [-1.5, 0.0, 0.0, 0.0]   # F_xx = -0.5
+    with pytest.raises(DeformationError, match="det F = -0.5 <= 0 at point 2 of 3") as error:
+        fe2.NeoHookean(1.0, 0.3).response(H)
+    assert error.value.point == 2
+
+
+def square(n=8):
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 1, n + 1), np.linspace(0, 1, n + 1))
+    inclusion = lambda x: (x[0] - 0.5) ** 2 + (x[1] - 0.5) ** 2 < 0.1
+    return mesh.with_subdomains({"particle": inclusion, "matrix": lambda x: ~inclusion(x)})
+
+
+@pytest.mark.parametrize("bc", ["periodic", "kubc"])
+def test_homogeneous_cell_returns_the_law(bc):
+    """Identical phases: <P> and the condensed tangent are the law's P(F) and A(F) to round-off."""
+    law = fe2.NeoHookean(10.0, 0.3)
+    cell = fe2.Cell(square(), {"particle": law, "matrix": law})
+    F = np.array([[1.3, 0.2], [-0.1, 0.9]])
+    solution = nonlinear.solve(cell, F, bc)
+    P, A, _ = law.response(kinematics.gradient(F))
+    np.testing.assert_allclose(solution.stress, P, atol=1e-12 * law.E)
+    np.testing.assert_allclose(solution.tangent, A, atol=1e-12 * law.E)
+
+
+@pytest.mark.parametrize("bc", ["periodic", "kubc"])
+def test_cell_tangent_hill_mandel_and_frame_indifference(bc):
+    """A stiff particle in a soft matrix at |H| = 0.4: the condensed tangent equals central differences of
+    <P>, Hill-Mandel <P : H> = <P> : <H> to 1e-10, quadratic micro Newton, and <P>(Q F) = Q <P>(F)."""
+    cell = fe2.Cell(square(), {"particle": fe2.NeoHookean(50.0, 0.2), "matrix": fe2.NeoHookean(10.0, 0.3)})
+    H = np.array([0.3, 0.2, -0.1, -0.1])
+    solution = nonlinear.solve(cell, H, bc)
+    assert solution.hill_mandel < 1e-10
+    r = solution.residuals
+    assert r[-1] < 1e-10 and r[-2] < 1e-4 and r[-1] < 1e2 * r[-2] ** 2   # quadratic
+    h = 1e-6
+    fd = np.array([(nonlinear.solve(cell, H + e, bc, tol=1e-13).stress - nonlinear.solve(cell, H - e, bc, tol=1e-13).stress)
+                   / (2 * h) for e in h * np.eye(4)]).T
+    np.testing.assert_allclose(fd, solution.tangent, atol=1e-8 * np.abs(solution.tangent).max())
+    Q = rotation(2)
+    rotated = nonlinear.solve(cell, Q @ kinematics.deformation(H), bc)
+    np.testing.assert_allclose(kinematics.from_vector(rotated.stress), Q @ kinematics.from_vector(solution.stress),
+                               atol=1e-10 * np.abs(solution.stress).max())
+
+
+def test_bad_macro_gradient_is_refused():
+    law = fe2.NeoHookean(1.0, 0.3)
+    cell = fe2.Cell(square(4), {"particle": law, "matrix": law})
+    with pytest.raises(ValueError, match="det F <= 0"):
+        nonlinear.solve(cell, np.array([[-1.0, 0.0], [0.0, 1.0]]), "periodic")
+    with pytest.raises(ValueError, match=r"row-major vector \(xx, xy, yx, yy\) of shape \(4,\)"):
+        nonlinear.solve(cell, np.zeros(3), "periodic")
