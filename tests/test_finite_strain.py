@@ -112,3 +112,24 @@ def test_bad_macro_gradient_is_refused():
         nonlinear.solve(cell, np.array([[-1.0, 0.0], [0.0, 1.0]]), "periodic")
     with pytest.raises(ValueError, match=r"row-major vector \(xx, xy, yx, yy\) of shape \(4,\)"):
         nonlinear.solve(cell, np.zeros(3), "periodic")
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_ellipticity_against_a_dense_search(dim):
+    """lambda_min = min_{m, n} m.Q(n).m of SVK tangents (some past the loss of ellipticity) is at or below
+    the least eigenvalue over a dense set of directions (by no more than that set's own spacing error), no
+    direction near the returned n is lower (a minimum), m.Q(n).m at the returned (n, m) is lambda_min,
+    and it is mu for an isotropic tangent at F = I."""
+    from fe2 import stability
+    law = fe2.SaintVenantKirchhoff(10.0, 0.3)
+    A = law.response(0.15 * np.random.default_rng(0).standard_normal((40, dim * dim)))[1]
+    value, n, m = stability.ellipticity(A)
+    dense = stability.directions(dim, 4000 if dim == 2 else 40000)
+    search = np.linalg.eigvalsh(stability.acoustic_tensor(A[:, None], dense[None]))[..., 0].min(axis=1)
+    assert np.all(value <= search + 1e-12 * law.E) and np.all(value >= search - 3e-5 * law.E)
+    for step in np.random.default_rng(1).standard_normal((10, dim)) * 1e-3:
+        near = (n + step) / np.linalg.norm(n + step, axis=-1, keepdims=True)
+        assert np.all(np.linalg.eigvalsh(stability.acoustic_tensor(A, near))[:, 0] >= value - 1e-12 * law.E)
+    assert (value < 0).any() and (value > 0).any()
+    np.testing.assert_allclose(np.einsum("pi,pik,pk->p", m, stability.acoustic_tensor(A, n), m), value, atol=1e-12)
+    assert stability.ellipticity(law.tensor(dim))[0] == pytest.approx(law.mu, rel=1e-12)
