@@ -67,6 +67,26 @@ def jacobian(F):
     return np.linalg.det(np.asarray(F, dtype=float))
 
 
+def inverse(F):
+    """(F^-1, det F) of small matrices F (..., dim, dim), dim 1 to 3, by cofactors (several times
+    faster than ``np.linalg.inv`` and ``det`` on many 2x2 or 3x3 matrices); a singular F gives inf/nan."""
+    F = np.asarray(F, dtype=float)
+    dim = F.shape[-1]
+    if dim == 1:
+        det = F[..., 0, 0]
+        cof = np.ones_like(F)
+    elif dim == 2:
+        det = F[..., 0, 0] * F[..., 1, 1] - F[..., 0, 1] * F[..., 1, 0]
+        cof = np.stack([np.stack([F[..., 1, 1], -F[..., 0, 1]], -1), np.stack([-F[..., 1, 0], F[..., 0, 0]], -1)], -2)
+    else:
+        # adj(F)_ij = cofactor_ji: the cross products of F's columns
+        c0, c1, c2 = F[..., :, 0], F[..., :, 1], F[..., :, 2]
+        cof = np.stack([np.cross(c1, c2), np.cross(c2, c0), np.cross(c0, c1)], -2)   # rows of adj(F)
+        det = np.einsum("...i,...i->...", c0, cof[..., 0, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return cof / det[..., None, None], det
+
+
 def cauchy(P, F):
     """The Cauchy stress sigma = P F^T / J (..., dim, dim) of first Piola-Kirchhoff stresses P and
     deformation gradients F (both (..., dim, dim))."""

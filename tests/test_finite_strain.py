@@ -133,3 +133,12 @@ def test_ellipticity_against_a_dense_search(dim):
     assert (value < 0).any() and (value > 0).any()
     np.testing.assert_allclose(np.einsum("pi,pik,pk->p", m, stability.acoustic_tensor(A, n), m), value, atol=1e-12)
     assert stability.ellipticity(law.tensor(dim))[0] == pytest.approx(law.mu, rel=1e-12)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_inverse_by_cofactors(dim):
+    """kinematics.inverse gives numpy's inverse and determinant to round-off."""
+    F = np.eye(dim) + 0.3 * np.random.default_rng(dim).standard_normal((50, dim, dim))
+    inverse, det = kinematics.inverse(F)
+    np.testing.assert_allclose(inverse @ F, np.broadcast_to(np.eye(dim), F.shape), atol=1e-11)
+    np.testing.assert_allclose(det, np.linalg.det(F), rtol=1e-12)

@@ -68,9 +68,9 @@ class NeoHookean(_Hyperelastic):
 
     def _stress_tangent(self, F):
         dim = F.shape[-1]
-        Finv = np.linalg.inv(F)
+        Finv, J = kinematics.inverse(F)
         FinvT = np.swapaxes(Finv, -1, -2)
-        logJ = np.log(np.linalg.det(F))[..., None, None]
+        logJ = np.log(J)[..., None, None]
         P = self.mu * (F - FinvT) + self.lam * logJ * FinvT
         A = (self.mu * np.einsum("ik,JL->iJkL", np.eye(dim), np.eye(dim))
              + (self.mu - self.lam * logJ[..., None, None]) * np.einsum("...Jk,...Li->...iJkL", Finv, Finv)
@@ -111,7 +111,7 @@ def deformations(H):
     """F = I + H (..., dim, dim) of gradient vectors H (..., dim^2), checked: a
     :class:`DeformationError` naming the first point with det F <= 0 (or a non-finite gradient)."""
     F = kinematics.deformation(H)
-    J = np.linalg.det(F)
+    J = kinematics.inverse(F)[1]
     bad = ~(J > 0)
     if np.any(bad):
         point = int(np.argmax(bad.ravel()))
