@@ -1,4 +1,6 @@
-"""Benchmark: micro (cell) solves per second against the cell size, for a periodic J2 cell on a fixed strain path.
+"""Benchmark: micro (cell) solves per second against the cell size, for a periodic J2 cell on a fixed strain path
+(or, with --law neo-hookean, a finite-strain cell of neo-Hookean phases on a fixed path of the displacement
+gradient, 30 % stretch: every increment is then a Newton solve).
 
 What one macro point of an FE² run does, alone: a cell (2D: a fiber, f = 0.4, in a J2 matrix; 3D: a
 sphere, f = 0.2, in a J2 matrix) follows a fixed macro strain path of ``--increments`` equal
@@ -26,7 +28,7 @@ Meshing, the first factorization of the virgin cell and the Pardiso analysis (on
 process) are made before timing (a warm-up on the first two increments).
 
     python bench/micro_solves.py [--sizes 2d-500,2d-2k,2d-8k,2d-32k,3d-1k,3d-8k,3d-30k] [--seconds 3]
-                                 [--json FILE] [--plot docs/images/micro_solves.png] [--profile]
+                                 [--json FILE] [--plot docs/images/micro_solves.png] [--profile] [--law neo-hookean]
 
 --profile: also profile (cProfile, CPU time) the plastic solves of the 2D cell of about 2k DOFs and
 print the top items.
@@ -52,29 +54,36 @@ import numpy as np
 
 import fe2
 
-MATRIX = fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0)
-FIBER = fe2.Isotropic(E=400.0, nu=0.2)
+# --law: the phases (matrix, inclusion) and the end of the macro path, by dimension
+LAWS = {
+    # small strain, J2 matrix: Mandel (xx, yy, sqrt2 xy) and (xx, yy, zz, sqrt2 yz, sqrt2 xz, sqrt2 xy)
+    "j2": ((fe2.J2Plasticity(E=70.0, nu=0.33, yield_stress=0.2, hardening=1.0), fe2.Isotropic(E=400.0, nu=0.2)),
+           {2: np.array([0.008, -0.002, 0.003]), 3: np.array([0.008, -0.002, -0.002, 0.0, 0.0, 0.003])}),
+    # finite strain, neo-Hookean phases: the displacement gradient H = F - I, row-major (fe2.kinematics),
+    # a 30 % stretch along x with lateral contraction and some shear
+    "neo-hookean": ((fe2.NeoHookean(E=70.0, nu=0.33), fe2.NeoHookean(E=400.0, nu=0.2)),
+                    {2: np.array([0.3, 0.1, 0.0, -0.1]), 3: np.array([0.3, 0.1, 0.0, 0.0, -0.1, 0.0, 0.0, 0.0, -0.1])}),
+}
 
 # name: (dimension, element size h)
 SIZES = {
     "2d-500": (2, 0.075), "2d-2k": (2, 0.035), "2d-8k": (2, 0.0175), "2d-32k": (2, 0.0085),
     "3d-1k": (3, 0.17), "3d-8k": (3, 0.075), "3d-30k": (3, 0.045),
 }
-# the end of the strain path: Mandel (xx, yy, sqrt2 xy) and (xx, yy, zz, sqrt2 yz, sqrt2 xz, sqrt2 xy)
-E_MAX = {2: np.array([0.008, -0.002, 0.003]), 3: np.array([0.008, -0.002, -0.002, 0.0, 0.0, 0.003])}
 
 
-def make_cell(name):
+def make_cell(name, law="j2"):
     dim, h = SIZES[name]
+    matrix, inclusion = LAWS[law][0]
     if dim == 2:
         mesh = fe2.geometry.inclusion(0.4, h=h, phases=("matrix", "fiber"))
-        return fe2.Cell(mesh, {"matrix": MATRIX, "fiber": FIBER})
+        return fe2.Cell(mesh, {"matrix": matrix, "fiber": inclusion})
     mesh = fe2.geometry.sphere(0.2, h=h, phases=("matrix", "inclusion"))
-    return fe2.Cell(mesh, {"matrix": MATRIX, "inclusion": FIBER})
+    return fe2.Cell(mesh, {"matrix": matrix, "inclusion": inclusion})
 
 
-def strain_path(dim, increments):
-    return [E_MAX[dim] * k / increments for k in range(1, increments + 1)]
+def strain_path(dim, increments, law="j2"):
+    return [LAWS[law][1][dim] * k / increments for k in range(1, increments + 1)]
 
 
 def run_path(cell, path, clock=time.perf_counter):
@@ -281,6 +290,8 @@ def main():
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--law", choices=sorted(LAWS), default="j2",
+                        help="j2: small strain, J2 matrix; neo-hookean: finite strain, neo-Hookean phases")
     args = parser.parse_args()
     names = [name.strip() for name in args.sizes.split(",") if name.strip()]
     unknown = sorted(set(names) - set(SIZES))
@@ -288,16 +299,16 @@ def main():
         parser.error(f"unknown sizes {unknown}; choose from {', '.join(SIZES)}")
 
     result = {"machine": machine(), "load average at start": os.getloadavg(), "increments": args.increments,
-              "E_max": {dim: E.tolist() for dim, E in E_MAX.items()}, "sizes": []}
+              "law": args.law, "E_max": {dim: E.tolist() for dim, E in LAWS[args.law][1].items()}, "sizes": []}
     begin = time.perf_counter()
     executor = None if args.no_parallel else fe2.parallel.executor("processes", workers=args.workers)
     try:
         for name in names:
             start = time.perf_counter()
-            cell = make_cell(name)
+            cell = make_cell(name, args.law)
             meshing = time.perf_counter() - start
             dim = SIZES[name][0]
-            path = strain_path(dim, args.increments)
+            path = strain_path(dim, args.increments, args.law)
             floor = Floor(cell)
             records, solution, cpu = repeat_path(cell, path, args.seconds, floor=floor)
             parts = floor.parts()

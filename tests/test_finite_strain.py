@@ -142,3 +142,19 @@ def test_inverse_by_cofactors(dim):
     inverse, det = kinematics.inverse(F)
     np.testing.assert_allclose(inverse @ F, np.broadcast_to(np.eye(dim), F.shape), atol=1e-11)
     np.testing.assert_allclose(det, np.linalg.det(F), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_compiled_neo_hookean_is_the_reference(dim):
+    """The compiled neo-Hookean kernel gives the numpy reference's P and A to round-off, and names the
+    same inverted point."""
+    law = fe2.NeoHookean(10.0, 0.3)
+    H = 0.3 * np.random.default_rng(dim).standard_normal((7, 5, dim * dim))
+    H[3, 2] = 0.0
+    H[3, 2, 0] = -1.5                       # F = diag(-0.5, 1[, 1]): det F < 0
+    with pytest.raises(DeformationError) as error:
+        law.response(H)
+    assert error.value.point == 3 * 5 + 2
+    H[3, 2] = 0.0
+    for ours, reference in zip(law.response(H)[:2], law.reference_response(H)[:2]):
+        np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-12 * law.E)

@@ -1,4 +1,4 @@
-"""The J2 return mappings compiled by numba: one loop over the points, no temporaries.
+"""The J2 return mappings and the neo-Hookean law compiled by numba: one loop over the points, no temporaries.
 
 They compute what :meth:`fe2.materials.plasticity.J2Plasticity.reference_response` computes with
 numpy (the reference, kept for the tests: both agree to round-off), point by point: the elastic
@@ -180,5 +180,48 @@ def _j2_plane_stress(strain, eps_p, p, Q, E, nu, mu, sigma_y, hardening, sigma_s
     return failed
 
 
+def _neo_hookean(H, dim, mu, lam, P, A):
+    """Points k: the gradient H[k] (dim^2, row-major) -> P[k] (dim^2) and A[k] (dim^2, dim^2) of the
+    compressible neo-Hookean law (:class:`fe2.materials.hyperelastic.NeoHookean`, whose numpy path is
+    the reference). Returns the first point with det F <= 0 (or not finite), else -1."""
+    F = np.empty((dim, dim))
+    Finv = np.empty((dim, dim))
+    cof = np.empty((dim, dim))
+    for k in range(H.shape[0]):
+        for i in range(dim):
+            for j in range(dim):
+                F[i, j] = H[k, i * dim + j] + (1.0 if i == j else 0.0)
+        if dim == 2:
+            cof[0, 0], cof[0, 1], cof[1, 0], cof[1, 1] = F[1, 1], -F[1, 0], -F[0, 1], F[0, 0]
+        else:
+            for i in range(3):
+                i1, i2 = (i + 1) % 3, (i + 2) % 3
+                for j in range(3):
+                    j1, j2 = (j + 1) % 3, (j + 2) % 3
+                    cof[i, j] = F[i1, j1] * F[i2, j2] - F[i1, j2] * F[i2, j1]
+        J = 0.0
+        for j in range(dim):
+            J += F[0, j] * cof[0, j]
+        if not J > 0.0:
+            return k
+        for i in range(dim):
+            for j in range(dim):
+                Finv[i, j] = cof[j, i] / J
+        logJ = np.log(J)
+        c = mu - lam * logJ
+        for a in range(dim * dim):
+            i, J_ = a // dim, a % dim
+            P[k, a] = mu * (F[i, J_] - Finv[J_, i]) + lam * logJ * Finv[J_, i]
+            for b in range(a, dim * dim):                 # the upper triangle, mirrored: A symmetric bit for bit
+                kk, L = b // dim, b % dim
+                value = c * Finv[J_, kk] * Finv[L, i] + lam * Finv[J_, i] * Finv[L, kk]
+                if i == kk and J_ == L:
+                    value += mu
+                A[k, a, b] = value
+                A[k, b, a] = value
+    return -1
+
+
 j2 = numba.njit(cache=True, nogil=True)(_j2) if AVAILABLE else None
+neo_hookean = numba.njit(cache=True, nogil=True)(_neo_hookean) if AVAILABLE else None
 j2_plane_stress = numba.njit(cache=True, nogil=True)(_j2_plane_stress) if AVAILABLE else None

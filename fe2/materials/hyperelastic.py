@@ -12,6 +12,7 @@ meeting one is cut back).
 import numpy as np
 
 from .. import kinematics
+from . import compiled
 from .law import DeformationError, Law
 from .linear import Isotropic, elastic_constants, lame
 
@@ -58,8 +59,27 @@ class NeoHookean(_Hyperelastic):
 
         W = mu/2 (tr C - 3) - mu ln J + lambda/2 (ln J)^2,    C = F^T F, J = det F,
         P = mu (F - F^-T) + lambda ln J F^-T,
-        A_iJkL = mu d_ik d_JL + (mu - lambda ln J) F^-1_Jk F^-1_Li + lambda F^-1_Ji F^-1_Lk.
+        A_iJkL = mu d_ik d_JL + (mu - lambda ln J) F^-1_Jk F^-1_Li + lambda F^-1_Ji F^-1_Lk,
+
+    by the compiled kernel of :mod:`fe2.materials.compiled` where numba is installed (the numpy
+    path, :meth:`reference_response`, is the reference: both agree to round-off).
     """
+
+    def response(self, strain, state=None):
+        if not compiled.AVAILABLE:
+            return self.reference_response(strain, state)
+        H = np.asarray(strain, dtype=float)
+        dim = kinematics.dimension(H.shape[-1])
+        flat = np.ascontiguousarray(H.reshape(-1, dim * dim))
+        P = np.empty_like(flat)
+        A = np.empty((len(flat), dim * dim, dim * dim))
+        if compiled.neo_hookean(flat, dim, self.mu, self.lam, P, A) >= 0:
+            deformations(H)   # raises DeformationError naming the point
+        return P.reshape(H.shape), A.reshape(H.shape + (dim * dim,)), state
+
+    def reference_response(self, strain, state=None):
+        """:meth:`response` by numpy (the reference of the compiled kernel)."""
+        return super().response(strain, state)
 
     def _energy(self, F):
         dim = F.shape[-1]
