@@ -171,6 +171,17 @@ def test_cut_back_rolls_back_to_the_committed_state_exactly(caplog):
     np.testing.assert_array_equal(cut.states["bar"]["p"], four.states["bar"]["p"])
 
 
+def test_a_cut_back_halves_the_step_tried_not_the_grown_increment(caplog):
+    """Ten scheduled steps whose first ones are easy (the increment doubles each time, up to 1, while
+    the schedule keeps each step at 0.1): the failure at load 0.6 halves the step tried, 0.1, so the
+    next attempt ends at 0.55."""
+    cut = tension(bar(), FailsOnce(limit=0.00625), pull=0.02)   # first met by the step to 0.6
+    steps = cut.solve(10)
+    loads = [round(s.load, 12) for s in steps]
+    assert "cutting the increment to 0.05" in caplog.text
+    assert loads[:6] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.55] and steps[5].cutbacks == 1 and loads[-1] == 1.0
+
+
 def test_3d_bar_in_uniaxial_tension():
     """A 3D bar (tets) with an end traction, free laterally: u_x = sigma x / E, u_y = -nu sigma y / E."""
     x = np.linspace(0, 3.0, 7)

@@ -153,9 +153,10 @@ class Problem:
     def solve(self, steps=10, *, tol=1e-8, max_iterations=12, max_cutbacks=6, min_increment=1e-6, callback=None,
               checkpoint=None, restart=False):
         """Load from 0 to 1 through the load factors of ``steps``: a count of equal increments or an
-        increasing sequence ending at 1. A step that fails is halved, at most ``max_cutbacks`` times
-        in a row and never below ``min_increment``; after an easy step (no cut-back, at most half
-        the allowed iterations) the increment doubles, no step passing the next scheduled load.
+        increasing sequence ending at 1. A step that fails is halved (the step tried, which the
+        schedule may have made shorter than the increment), at most ``max_cutbacks`` times in a row
+        and never below ``min_increment``; after an easy step (no cut-back, at most half the allowed
+        iterations) the increment doubles, up to 1, no step passing the next scheduled load.
         After each
         converged step, ``callback(step, u, states, problem)`` runs (output) and, if ``checkpoint``
         is a path, the committed state is saved there with a fingerprint of the inputs
@@ -197,10 +198,11 @@ class Problem:
                                                                         solves)
                 except CURABLE as error:
                     cutbacks += 1
-                    if cutbacks > max_cutbacks or increment / 2 < min_increment:
+                    attempted = target - load   # the step tried, which the schedule may have made shorter
+                    if cutbacks > max_cutbacks or attempted / 2 < min_increment:
                         raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {cutbacks - 1} "
-                                              f"cut-backs (last increment {increment:.3g}): {error}") from None
-                    increment /= 2
+                                              f"cut-backs (last increment {attempted:.3g}): {error}") from None
+                    increment = attempted / 2
                     logger.warning("  step to load %.4g failed (%s); cutting the increment to %.4g", target, error,
                                    increment)
                     continue
@@ -208,7 +210,7 @@ class Problem:
                 done.append(Step(number, load, u.copy(), residuals, cutbacks, stress,
                                  seconds=time.perf_counter() - step_start, timings=timings, cell_solves=solves))
                 if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
-                    increment *= 2
+                    increment = min(2 * increment, 1.0)   # never beyond the whole load range
                 cutbacks = 0
                 logger.info("step %d: load %.4g converged in %d iterations (%.1f s)", number, load, len(residuals) - 1,
                             time.perf_counter() - start)
