@@ -118,6 +118,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="a reduced run (coarse mesh, large steps)")
     parser.add_argument("--out", type=Path, default=Path("output/cauchy_born_strip"))
     args = parser.parse_args(argv)
+    if args.n < 1 or not 0 < args.step < 0.05 or not 0 <= args.imperfection < 0.5:
+        parser.error(f"need --n >= 1, 0 < --step < 0.05 and 0 <= --imperfection < 0.5, got {args.n}, {args.step}, "
+                     f"{args.imperfection}")
     if args.quick:
         args.n, args.step = 4, 0.01
     start = time.perf_counter()
@@ -148,14 +151,14 @@ def main(argv=None):
     problem = Problem(mesh, {"crystal": crystal, "band": band},
                       dirichlet=[Dirichlet("left", 0.0, components=(0,)), Dirichlet("bottom", 0.0, components=(1,))],
                       neumann=[Traction("top", [0.0, tractions[-1]])])
-    top = np.flatnonzero(mesh.p[1] > LENGTH - 1e-9)
+    top = problem.body.vertex_dofs[mesh.p[1] > LENGTH - 1e-9, 1]      # u_y of the top vertices
     history = []   # per converged step: macro stretch, local stretch F_yy, both lambda_min per point, fields
 
     def measure(step, u, states, problem):
-        H = problem.body.strain(u)                                     # (elements, 1 point, 4)
+        H = problem.body.strain(u)                     # (elements, 1 point, 4): P1, one point per element
         P, A, _ = problem.body.respond(H, states)
         H, P, A = H[:, 0], P[:, 0], A[:, 0]
-        history.append({"load": step.load, "stretch": 1.0 + u[2 * top + 1].mean() / LENGTH,
+        history.append({"load": step.load, "stretch": 1.0 + u[top].mean() / LENGTH,
                         "F_yy": 1.0 + H[:, 3], "ellipticity": stability.ellipticity(A)[0],
                         "lattice": np.linalg.eigvalsh(stability.green_stiffness(H, P, A))[:, 0], "u": u, "P": P,
                         "H": H})
@@ -177,8 +180,10 @@ def main(argv=None):
     # 3. the first point to fail, and the stretch there: interpolated to lambda_min = 0 between the last
     # stable step and the next, or extrapolated from the last two stable steps if the Newton failed first
     stable = [h for h in history if h["ellipticity"].min() > 0]
-    last = stable[-1]
     crossing = len(stable) < len(history)
+    if len(stable) < (1 if crossing else 2):
+        raise RuntimeError(f"too few stable steps ({len(stable)}) to locate the loss: use a smaller --step")
+    last = stable[-1]
     before, after = (last, history[len(stable)]) if crossing else (stable[-2], last)
     summary = {"potential": repr(potential), "imperfection": args.imperfection, "step": args.step,
                "homogeneous_ellipticity_loss": critical, "homogeneous_lattice_loss": lattice_critical,
@@ -186,6 +191,9 @@ def main(argv=None):
     centroids = mesh.p[:, mesh.t].mean(axis=1).T
     for name in ("ellipticity", "lattice"):
         falling = np.flatnonzero(after[name] < before[name])
+        if falling.size == 0:
+            print(f"{name}: no point is losing it")
+            continue
         fraction = before[name][falling] / (before[name][falling] - after[name][falling])
         point, theta = int(falling[np.argmin(fraction)]), float(fraction.min())
         local = (1 - theta) * before["F_yy"][point] + theta * after["F_yy"][point]
@@ -200,7 +208,7 @@ def main(argv=None):
 
     # 4. output: lambda_min against the stretch, the last stable step for ParaView, the numbers
     args.out.mkdir(parents=True, exist_ok=True)
-    point = summary["ellipticity"]["point"]
+    point = summary["ellipticity"]["point"] if "ellipticity" in summary else int(np.argmin(last["ellipticity"]))
     curves = {"uniaxial path: ellipticity": (stretches, ellipticity_of(crystal)(on_path)),
               "uniaxial path: lattice": (stretches, lattice_of(crystal)(on_path))}
     for name in ("ellipticity", "lattice"):

@@ -79,7 +79,8 @@ def test_bonds_and_shells():
 
 
 def test_triangular_is_isotropic_with_the_cauchy_relation():
-    """Triangular Lennard-Jones: C at F = I is isotropic with lambda = mu. Nearest neighbours:
+    """Triangular Lennard-Jones: C at F = I is isotropic with lambda = mu, and P -> C : sym(H) as |H| -> 0
+    (the small-strain law, ``small_strain()``). Nearest neighbours:
     lambda = mu = sqrt(3)/4 phi''(r0) at r0 = 2^(1/6) sigma. Cut-off 2 (three shells of six bonds at
     rho = 1, sqrt 3, 2, each with the isotropic fourth moment 6/8 (d d + d d + d d)):
     lambda = mu = 3/(8 V0) sum_shells (phi''(s rho) (s rho)^2 - phi'(s rho) s rho), V0 = sqrt(3)/2 s^2, at
@@ -91,6 +92,13 @@ def test_triangular_is_isotropic_with_the_cauchy_relation():
     C = kinematics.symmetric_part(law.tensor(2))
     np.testing.assert_allclose(C, mandel_isotropic(mu, mu), atol=1e-12 * mu)
     np.testing.assert_allclose(law.small_strain().tensor(2), C, atol=1e-12 * mu)
+    direction = np.random.default_rng(2).standard_normal(4)
+    errors = []
+    for t in (1e-3, 1e-4):           # P(t H) -> C : sym(t H), the relative error O(t)
+        eps = fe2.notation.to_mandel(0.5 * (kinematics.from_vector(t * direction) + kinematics.from_vector(t * direction).T))
+        sigma = fe2.notation.from_mandel(C @ eps)
+        errors.append(np.abs(kinematics.from_vector(law.response(t * direction)[0]) - sigma).max() / t)
+    assert np.log10(errors[0] / errors[1]) == pytest.approx(1.0, abs=0.05)
 
     rho = np.array([1.0, np.sqrt(3), 2.0])
     s = brentq(lambda s: np.sum(rho * LJ.dphi(s * rho)), 0.9 * r0, 1.1 * r0, xtol=1e-15)
@@ -278,3 +286,14 @@ def test_cell_of_the_law():
     np.testing.assert_allclose(solution.tangent, A, atol=1e-11 * np.abs(A).max())
     assert solution.hill_mandel < 1e-12
 
+
+
+def test_stability_plot_refuses_bad_curves(tmp_path):
+    """postprocess.plots.stability (the strip case draws the picture, tests/test_cases.py checks it)."""
+    from postprocess import plots
+    with pytest.raises(ValueError, match="non-empty dict"):
+        plots.stability({}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="curve 'a' has 3 x values and 2 y values"):
+        plots.stability({"a": ([1, 2, 3], [1, 2])}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="non-finite"):
+        plots.stability({"a": ([1, 2], [1, np.nan])}, tmp_path / "x.png")
