@@ -11,6 +11,10 @@ over n of the least eigenvalue of Q(n) (whose eigenvector is m): the best of sam
 directions (every 2.5 degrees in 2D, 1000 quasi-uniform directions in 3D), then grids shrinking
 around it. Tested against a dense search.
 
+The stability of the homogeneously deformed material itself (for a Cauchy-Born law, the lattice's):
+the least eigenvalue of d^2W/dE^2 in the Green-Lagrange strain, as a Mandel matrix recovered from
+(H, P, A) (:func:`green_stiffness`, :func:`lattice_stability`).
+
 Gradients and tangents in the row-major notation of :mod:`fe2.kinematics`.
 """
 
@@ -86,3 +90,33 @@ def first_loss(values, threshold=0.0):
     ``threshold``, or None."""
     bad = np.asarray(values).ravel() <= threshold
     return int(np.argmax(bad)) if bad.any() else None
+
+
+def green_stiffness(H, P, A):
+    """The material tangent in the Green-Lagrange strain, L = d^2 W / dE^2 = dS/dE, as a Mandel matrix
+    (..., n, n) (n = 3 in 2D, 6 in 3D; (..., 1, 1) in 1D), from the gradients H (..., dim^2), the
+    stresses P (..., dim^2) and the tangents A = dP/dF (..., dim^2, dim^2) of a hyperelastic law:
+    with S = F^-1 P,
+
+        A_iJkL = delta_ik S_JL + F_iM L_MJNL F_kN   =>   L_MJNL = F^-1_Mi (A_iJkL - delta_ik S_JL) F^-1_Nk.
+    """
+    F = kinematics.deformation(H)
+    dim = F.shape[-1]
+    Finv = np.linalg.inv(F)
+    S = Finv @ kinematics.from_vector(P)
+    A4 = np.asarray(A, dtype=float).reshape(F.shape[:-2] + (dim,) * 4)
+    L = np.einsum("...Mi,...iJkL,...Nk->...MJNL", Finv, A4 - np.einsum("ik,...JL->...iJkL", np.eye(dim), S), Finv)
+    L = kinematics.tangent_matrix(L)
+    return L if dim == 1 else kinematics.symmetric_part(L)
+
+
+def lattice_stability(law, H):
+    """The least eigenvalue (...,) of the Mandel matrix of d^2 W / dE^2 (:func:`green_stiffness`) of
+    a finite-strain ``law`` at the gradients H (..., dim^2): the stability of the homogeneously
+    deformed material (for a Cauchy-Born law, the lattice) against further homogeneous
+    deformation, measured in the Green-Lagrange strain (Born's criterion; Hill and Milstein 1977:
+    away from the reference the criterion depends on the strain measure). Phonon stability
+    (non-affine, short-wavelength modes) is not computed."""
+    H = np.asarray(H, dtype=float)
+    P, A, _ = law.response(H)
+    return np.linalg.eigvalsh(green_stiffness(H, P, A))[..., 0]

@@ -7,6 +7,7 @@ worker processes alike.
 
     newton_history(steps, path, micro=None, title=None, tol=None)   macro (and micro) Newton residuals
     hill_mandel(residuals, path, centroids=None, title=None)         Hill-Mandel residuals: histogram and map
+    stability(curves, path, critical=None, ...)                      least eigenvalues against a load, and where they vanish
     bc_comparison(sizes, moduli, path, bounds=None, ...)             SUBC / periodic / KUBC against cell size
     msfem_error(H, errors, path, eps=None, ...)                      MsFEM error against the coarse size H
     convergence(h, errors, path, rates=(1, 2), ...)                  error against mesh size, reference slopes
@@ -200,6 +201,34 @@ def hill_mandel(residuals, path, centroids=None, title=None):
         ax.set_title("where")
     if title:
         figure.suptitle(title)
+    return _save(figure, path)
+
+
+def stability(curves, path, critical=None, styles=None, xlabel="stretch", ylabel="least eigenvalue", title=None):
+    """Stability measures against a load (e.g. the least eigenvalue of the acoustic tensor against the
+    stretch): ``curves`` {label: (x, y)} (drawn with the matplotlib format ``styles[label]``, e.g. "o"
+    or "--", default lines with markers), the zero line, and ``critical`` {label: x} as vertical
+    dashed lines (where a measure vanishes). Returns the PNG path."""
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(f"curves must be a non-empty dict {{label: (x, y)}}, got {curves!r}")
+    figure, axes = _figure()
+    ax = axes[0]
+    default = iter(["o-", "s--", "^:", "d-.", "v-"] * 4)
+    for label, (x, y) in curves.items():
+        x, y = _vector(f"x of {label!r}", x), _vector(f"y of {label!r}", y)
+        if len(x) != len(y):
+            raise ValueError(f"curve {label!r} has {len(x)} x values and {len(y)} y values")
+        ax.plot(x, y, (styles or {}).get(label) or next(default), ms=4, lw=1.4, label=label)
+    ax.axhline(0.0, color="black", lw=0.8)
+    colours = iter(["tab:red", "tab:purple", "tab:brown", "tab:gray"] * 4)
+    for label, x in (critical or {}).items():
+        ax.axvline(float(x), color=next(colours), ls="--", lw=1, label=f"{label}: {float(x):.5g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     return _save(figure, path)
 
 

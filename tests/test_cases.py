@@ -118,3 +118,28 @@ def test_voxel_image_figure(tmp_path):
     comparison = run_case("voxel_image.py", "--out", str(tmp_path), "--coarsen", "3")
     assert comparison.ordered
     assert_picture(tmp_path / "periodic_x.png")
+
+
+def test_crystal_strip_case(tmp_path):
+    """cases/cauchy_born_strip.py --quick: the homogeneous prediction is the closed-form stretch of
+    tests/test_cauchy_born.py (uniaxial_loss); the first point to lose ellipticity is in the weak band,
+    at its own stretch within 1e-3 of the prediction (the band is not exactly in uniaxial stress and
+    the steps are 0.01), below it in the macro stretch; the figure; the VTU of the last stable step."""
+    from fe2.materials.cauchy_born import Bravais, CauchyBorn, LennardJones
+    from test_cauchy_born import uniaxial_loss
+    summary = run_case("cauchy_born_strip.py", "--quick", "--out", str(tmp_path))
+    critical = uniaxial_loss(CauchyBorn(LennardJones(), Bravais.triangular()))[1]
+    assert summary["homogeneous_ellipticity_loss"] == pytest.approx(critical, abs=1e-10)
+    assert summary["homogeneous_lattice_loss"] == pytest.approx(critical, abs=1e-10)
+    first = summary["ellipticity"]
+    assert first["phase"] == "band" and first["how"] == "interpolated"
+    assert abs(first["local_stretch"] - critical) < 1e-3
+    assert summary["last_stable_stretch"] < first["macro_stretch"] < critical
+    assert "lambda_min of the tangent reached zero" in summary["reason"]
+    assert json.loads((tmp_path / "summary.json").read_text())["ellipticity"]["point"] == first["point"]
+    import meshio
+    vtu = meshio.read(tmp_path / "last_stable.vtu")
+    ellipticity = vtu.cell_data["lambda_min"][0]
+    assert ellipticity.min() > 0 and vtu.cell_data["J"][0].min() > 1.0
+    np.testing.assert_array_equal(vtu.cell_data["P"][0].reshape(-1, 3, 3)[:, 2], 0.0)
+    assert_picture(tmp_path / "cauchy_born_strip.png")
