@@ -219,3 +219,18 @@ def test_mixed_control_refuses_free_rotations_and_bad_input():
     small = homogeneous(2, law=fe2.Isotropic(1.0, 0.3))
     with pytest.raises(ValueError, match="mixed control is built for finite-strain cells"):
         mixed.solve(small, "periodic", *mixed.uniaxial(1.1))
+
+
+@pytest.mark.parametrize("bc", BCS)
+def test_first_iterate_is_frame_indifferent(bc):
+    """The first iterate of a finite-strain solve with no guess (the virgin field of the stretch U, rotated
+    by R) rotates with the macro gradient: X + u(Q F) = Q (X + u(F)) about the cell's centre, to round-off."""
+    cell = particle_cell(4)
+    problem = cell.linearize().bind(bc)
+    F = np.array([[1.4, 0.15], [0.0, 0.85]])
+    Q = np.array([[np.cos(0.6), -np.sin(0.6)], [np.sin(0.6), np.cos(0.6)]])
+    X = (cell.basis.doflocs - 0.5).T                                   # (nodes, 2), about the centre
+    x = X + nonlinear.rotated_predictor(cell, problem, kinematics.gradient(F)).reshape(-1, 2)
+    xq = X + nonlinear.rotated_predictor(cell, problem, kinematics.gradient(Q @ F)).reshape(-1, 2)
+    np.testing.assert_allclose(xq, x @ Q.T, atol=1e-14)
+    assert np.abs(x - X @ F.T).max() > 1e-3   # not the affine field: the cell's own fluctuation is in it

@@ -24,6 +24,7 @@ import dataclasses
 import numpy as np
 
 from . import linalg
+from .. import kinematics
 from .conditions import Subc, condition, held_modes
 from .averages import field_averages
 from ..materials.law import DeformationError
@@ -56,11 +57,23 @@ class MicroSolution:
         return len(self.residuals) - 1
 
 
+def rotated_predictor(cell, problem, H):
+    """The first iterate of a finite-strain cell at the macro gradient H with no guess: F = R U (polar),
+    the virgin cell's field of the stretch U - I (``problem``: the condition on the virgin cell) rotated
+    by R, u = (R - I) X + R u_U. It is frame-indifferent (that of Q F is Q times that of F), where the
+    virgin field of H itself is not: a large rotation would enter it as a strain."""
+    W, s, Vt = np.linalg.svd(kinematics.deformation(H))
+    R, U = W @ Vt, (Vt.T * s) @ Vt
+    stretched = problem.unit_fields() @ kinematics.gradient(U)
+    return cell.affine @ kinematics.gradient(R) + (stretched.reshape(-1, cell.dim) @ R.T).ravel()
+
+
 def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations=25, solver="auto"):
     """Equilibrate ``cell`` for the macro strain ``strain`` under ``bc`` from the history ``state``
     (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Newton with a
     backtracking line search on the residual norm (the discrete problem, and so the consistent
-    tangent, are unchanged by it), from the elastic predictor under kinematic conditions. Raises
+    tangent, are unchanged by it), from the elastic predictor under kinematic conditions (at finite strain
+    without a guess, from the rotated one of :func:`rotated_predictor`, under every condition). Raises
     MicroDivergence after ``max_iterations`` or on a non-finite residual. Convergence: the residual
     norm below tol times the norm of the internal forces.
 
@@ -109,7 +122,9 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             inverted[0] = error
             return np.inf, None
 
-    if static:
+    if guess is None and cell.physics.name == "finite strain":
+        u = rotated_predictor(cell, cell.linearize().bind(bc, solver), strain)
+    elif static:
         u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
     else:
         # elastic predictor: the guess (or zero) plus the elastic cell response to the rest of the macro
