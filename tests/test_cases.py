@@ -144,4 +144,3 @@ def test_voxel_image_figure(tmp_path):
     comparison = run_case("voxel_image.py", "--out", str(tmp_path), "--coarsen", "3")
     assert comparison.ordered
     assert_picture(tmp_path / "periodic_x.png")
-
