@@ -108,7 +108,8 @@ def test_laminate_is_exact(dim, load):
 def test_hierarchy_and_small_strain_limit():
     """At F = I the finite-strain cell's condensed tangent is the small-strain cell's C (same mesh, the laws'
     small_strain()) acting on sym(H), to round-off, under all three conditions, and it annihilates rotations;
-    so SUBC <= periodic <= KUBC holds for the tangents. At |H| = t -> 0 the tangent tends to it as O(t)."""
+    so SUBC <= periodic <= KUBC holds for the tangents, and fe2.compare orders them between the Reuss and Voigt
+    bounds of the small-strain laws. At |H| = t -> 0 the tangent tends to it as O(t)."""
     finite = particle_cell()
     small = particle_cell(particle=STIFF.small_strain(), matrix=SOFT.small_strain())
     direction = np.array([0.6, 0.5, -0.3, -0.5])
@@ -124,6 +125,12 @@ def test_hierarchy_and_small_strain_limit():
     for lower, upper in (("subc", "periodic"), ("periodic", "kubc")):
         gap = np.linalg.eigvalsh(tangents[upper] - tangents[lower])
         assert gap.min() > -1e-12 * np.abs(tangents["kubc"]).max() and gap.max() > 1e-3 * np.abs(tangents["kubc"]).max()
+    # fe2.compare: the chain Reuss <= SUBC <= periodic <= KUBC <= Voigt, the bounds those of the small-strain laws
+    comparison = fe2.compare(finite)
+    assert comparison.ordered and comparison.summary()["convention"] == "dP/dF, row-major (xx, xy, yx, yy)"
+    for name in ("voigt", "reuss"):
+        C = getattr(fe2.bounds, name)(small)
+        np.testing.assert_allclose(comparison.bounds[name], kinematics.from_mandel_stiffness(C), atol=1e-12 * np.abs(C).max())
 
 
 # --- mixed control -----------------------------------------------------------------------------------------
