@@ -113,6 +113,32 @@ def test_thermal(tmp_path):
     assert_picture(tmp_path / "thermal.png")
 
 
+def test_rubber_particle_cell(tmp_path, capsys):
+    """The quick run: its checks hold (Hill-Mandel, SUBC < periodic < KUBC, the small-strain slope), the VTU
+    series opens with the finite-strain arrays, whose element values average to the cell's <P> and give
+    J = det F and sigma = P F^T / J, and the figures are real pictures."""
+    import meshio
+    runs = run_case("rubber_particle_cell.py", "--quick", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    assert out.count("holds") == 6 and "FAILS" not in out
+    assert len(list(tmp_path.glob("*.vtu"))) == 12 and len(list(tmp_path.glob("*.pvd"))) == 3
+    last = runs["subc"][-1]
+    assert last.deformation[0, 0] == pytest.approx(1.6) and np.abs(last.stress[2:]).max() < 1e-9   # P_yx = P_yy = 0
+    mesh = meshio.read(tmp_path / "subc_004.vtu")
+    data = {name: values[0] for name, values in mesh.cell_data.items()}
+    assert {"displacement", "fluctuation"} <= set(mesh.point_data)
+    area = np.abs(np.linalg.det(mesh.points[mesh.cells[0].data][:, 1:, :2] - mesh.points[mesh.cells[0].data][:, :1, :2])) / 2
+    P = data["P"].reshape(-1, 3, 3)[:, :2, :2]
+    np.testing.assert_allclose(np.einsum("e,eij->ij", area, P).ravel() / area.sum(), last.stress, atol=1e-12)
+    F = data["F"].reshape(-1, 3, 3)[:, :2, :2]
+    np.testing.assert_allclose(data["J"], np.linalg.det(F), rtol=1e-12)
+    sigma = data["stress"].reshape(-1, 3, 3)
+    np.testing.assert_allclose(sigma[:, :2, :2], P @ np.swapaxes(F, 1, 2) / data["J"][:, None, None], rtol=1e-10, atol=1e-12)
+    assert np.all(np.isfinite(sigma)) and "von_mises" in data
+    assert_picture(tmp_path / "stress_stretch.png")
+    assert_picture(tmp_path / "rubber_particle_cell.png")
+
+
 def test_voxel_image_figure(tmp_path):
     """The voxel case's picture (its checks are in tests/test_voxel.py), on a coarser image."""
     comparison = run_case("voxel_image.py", "--out", str(tmp_path), "--coarsen", "3")

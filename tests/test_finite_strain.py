@@ -73,7 +73,7 @@ def square(n=8):
     return mesh.with_subdomains({"particle": inclusion, "matrix": lambda x: ~inclusion(x)})
 
 
-@pytest.mark.parametrize("bc", ["periodic", "kubc"])
+@pytest.mark.parametrize("bc", ["periodic", "kubc", "subc"])
 def test_homogeneous_cell_returns_the_law(bc):
     """Identical phases: <P> and the condensed tangent are the law's P(F) and A(F) to round-off."""
     law = fe2.NeoHookean(10.0, 0.3)
@@ -85,7 +85,7 @@ def test_homogeneous_cell_returns_the_law(bc):
     np.testing.assert_allclose(solution.tangent, A, atol=1e-12 * law.E)
 
 
-@pytest.mark.parametrize("bc", ["periodic", "kubc"])
+@pytest.mark.parametrize("bc", ["periodic", "kubc", "subc"])
 def test_cell_tangent_hill_mandel_and_frame_indifference(bc):
     """A stiff particle in a soft matrix at |H| = 0.4: the condensed tangent equals central differences of
     <P>, Hill-Mandel <P : H> = <P> : <H> to 1e-10, quadratic micro Newton, and <P>(Q F) = Q <P>(F)."""
@@ -94,7 +94,7 @@ def test_cell_tangent_hill_mandel_and_frame_indifference(bc):
     solution = nonlinear.solve(cell, H, bc)
     assert solution.hill_mandel < 1e-10
     r = solution.residuals
-    assert r[-1] < 1e-10 and r[-2] < 1e-4 and r[-1] < 1e2 * r[-2] ** 2   # quadratic
+    assert r[-1] < 1e-10 and r[-2] < 1e-4 and r[-1] < max(1e2 * r[-2] ** 2, 1e-14)   # quadratic, down to round-off
     h = 1e-6
     fd = np.array([(nonlinear.solve(cell, H + e, bc, tol=1e-13).stress - nonlinear.solve(cell, H - e, bc, tol=1e-13).stress)
                    / (2 * h) for e in h * np.eye(4)]).T

@@ -4,7 +4,7 @@ homogenization bound to it, the micro Newton solve, averages, bounds and closed-
 A :class:`Cell` never changes after construction. Nothing here imports from :mod:`fe2.io`.
 """
 
-from . import analytic, bounds, nonlinear
+from . import analytic, bounds, mixed, nonlinear
 from .averages import hill_mandel
 from .cell import Cell
 from .conditions import CellProblem, Condition, KinematicProblem, Kubc, Periodic, StaticProblem, Subc, compress, condition

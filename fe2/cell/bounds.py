@@ -35,11 +35,16 @@ def voigt(cell):
 
 def reuss(cell):
     """Harmonic mean <C^-1>^-1 of the virgin tangent of a cell, or of the tangent of a linearization;
-    zero for a porous cell (a void has C^-1 = infinity)."""
+    zero for a porous cell (a void has C^-1 = infinity). Finite strain: with Moore-Penrose inverses
+    (the tangent at F = I is singular on rotations)."""
     linearization = linearized(cell)
     if getattr(linearization.body, "porosity", 0.0) > 0:
         n = linearization.body.physics.size
         return np.zeros((n, n))
+    if linearization.body.physics.name == "finite strain":
+        # A at F = I has no stiffness on rotations: Moore-Penrose inverses give the Reuss bound on the
+        # symmetric gradients (that of the small-strain laws) and zero on the rotations
+        return np.linalg.pinv(linearization.body.average(np.linalg.pinv(linearization.tangent, rcond=1e-10)), rcond=1e-10)
     return np.linalg.inv(linearization.body.average(np.linalg.inv(linearization.tangent)))
 
 

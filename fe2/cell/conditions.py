@@ -12,7 +12,9 @@ tangent, D the affine field (columns: unit macro strains), V the cell volume.
   C = (D^T K D - (T^T K D)^T (T^T K T)^-1 (T^T K D)) / V.
 * Subc: uniform traction Sigma n on the boundary, i.e. the nodal load F Sigma with
   F = int B^T dx (= int N n ds), rigid modes fixed by a few pinned DOFs: K_r u = F Sigma.
-  <eps> = S Sigma with the apparent compliance S = F^T K_r^-1 F / V, and C = S^-1.
+  <eps> = S Sigma with the apparent compliance S = F^T K_r^-1 F / V, and C = S^-1. At finite strain a
+  rotation changes <grad u>: the rotations are held by the multiplier Sigma, as a few dense unknowns
+  beside the pinned sparse ones (:class:`StaticProblem`).
 
 The factorization is made once per cell problem; the unit-load solves and the Schur complement only
 when the tangent or the unit fields are asked for (a micro Newton iteration needs neither).
@@ -22,11 +24,14 @@ A condition of one's own subclasses :class:`Condition` and gives ``dof_map`` (do
 
 import abc
 import functools
+import logging
 
 import numpy as np
 
 from . import linalg
 from ..timing import timed
+
+logger = logging.getLogger(__name__)
 
 
 class CellProblem:
@@ -54,12 +59,16 @@ class CellProblem:
             self.data = linearization.stiffness(self.pattern)
         with timed(self.timings, "factorization" if self.solver == "direct" else "preconditioner"):
             if self.solver == "direct":
-                self.factor = self.pattern.factorize(self.data)
+                self.factor = self.factorize()
             else:
                 # a tangent of the cell is preconditioned by the virgin cell's hierarchy, built once per cell
                 virgin = cell.virgin
                 reuse = None if linearization is virgin else virgin.bind(condition, "iterative").factor
                 self.factor = linalg.Iterative(self.matrix, self.near_nullspace(), rtol=accuracy, preconditioner=reuse)
+
+    def factorize(self):
+        """The factorization of the reduced stiffness (Cholesky on the pattern's analysis)."""
+        return self.pattern.factorize(self.data)
 
     def near_nullspace(self):
         """The cell's rigid modes (constants; translations and rotations) on the reduced unknowns, (n, m):
@@ -138,43 +147,143 @@ class KinematicProblem(CellProblem):
 
 
 class StaticProblem(CellProblem):
-    """K_r u = F Sigma: Subc."""
+    """Subc, the minimal kinematic form of the uniform traction: stationarity of the cell energy under
+    <eps(u)> = E, the macro stress Sigma the Lagrange multiplier, so that f_int(u) = F Sigma (the
+    uniform traction Sigma n on the boundary) with F = int B^T dx.
+
+    The reduced unknowns (the sparse, factorized part) are those of the small-strain SUBC: every DOF but
+    a few pins that fix the translations and the infinitesimal rotations. A rigid mode whose mean
+    strain is not zero (at finite strain the rotations: <grad u> = W, skew) is not fixed by pins but by
+    the multiplier; it enters as a dense unknown theta, u = T u_p + R theta (R: those modes; an exact
+    basis of every field modulo translations, at any rotation). With K_pp = T^T K T, K_pR = T^T K R,
+    K_RR = R^T K R, F_p = T^T F, F_R = R^T F = V W^T, the linearized problem is
+
+        [ K_pp   K_pR  -F_p ] [ u_p   ]   [ -r_p ]
+        [ K_Rp   K_RR  -F_R ] [ theta ] = [ -r_R ]
+        [ -F_p^T -F_R^T  0  ] [ Sigma ]   [ V r_E ]
+
+    u_p is eliminated through the factorization of K_pp (X_F = K_pp^-1 F_p, X_R = K_pp^-1 K_pR), which
+    leaves the small dense system M [theta; Sigma] = rhs with
+    M = [[K_RR - K_pR^T X_R, K_pR^T X_F - F_R], [(.)^T, -F_p^T X_F]]. The condensed tangent is
+    dSigma/dE = -V (M^-1)_{Sigma Sigma}. Small strain has no such mode (rotations have zero strain):
+    M = -F_p^T X_F and the tangent is the inverse of the apparent compliance S = F_p^T K_pp^-1 F_p / V.
+    """
 
     @functools.cached_property
     def load(self):
-        """F, one column per unit uniform stress."""
+        """F_p, one column per unit uniform stress."""
         with timed(self.timings, "assembly"):
             return self.cell.traction_load(self.map, self.n)
 
     @functools.cached_property
+    def modes(self):
+        """(R, W): the rigid modes held by the multiplier (ndofs, m) and their mean strains (n, m)."""
+        return held_modes(self.cell)
+
+    @functools.cached_property
+    def mode_coupling(self):
+        """(K_pR, K_RR): the stiffness between the held modes and the reduced unknowns, and among them."""
+        R = self.modes[0]
+        forces = np.zeros(R.shape)
+        with timed(self.timings, "assembly"):
+            for k in range(R.shape[1]):   # the nodal forces of the stress of each mode, K R
+                forces[:, k] = self.cell.nodal_forces(np.ascontiguousarray(self.linearization.stress(R[:, k])))
+            K_pR = np.zeros((self.n, R.shape[1]))
+            for k in range(R.shape[1]):
+                K_pR[:, k] = self.cell.restrict(forces[:, k], self.map, self.n)
+        return K_pR, R.T @ forces
+
+    @functools.cached_property
+    def solved(self):
+        """(X_F, X_R) = K_pp^-1 (F_p, K_pR)."""
+        m = self.modes[0].shape[1]
+        x = self.solve(np.hstack([self.load, self.mode_coupling[0]]))
+        return x[:, :x.shape[1] - m], x[:, x.shape[1] - m:]
+
+    def factorize(self):
+        """Cholesky of K_pp; with held modes, an LU (SuperLU) where K_pp is not positive definite. The
+        pins fix the rotations at three points only, so K_pp holds fields that rotate all but near the pins;
+        under a compressive mean stress their geometric stiffness is negative (measured: 10 % isotropic
+        compression of a neo-Hookean 4 x 4 cell) while the cell problem itself is stable. The elimination
+        above is exact for any non-singular K_pp."""
+        try:
+            return super().factorize()
+        except np.linalg.LinAlgError:
+            if not self.modes[0].shape[1]:
+                raise
+            logger.debug("SUBC: K_pp of %d unknowns is not positive definite (compressive mean stress); LU instead",
+                         self.n)
+            return linalg.Factorization(self.matrix, backend="superlu")
+
+    @property
     def unit_stress(self):
-        """K_r^-1 F: the fields of the unit uniform stresses (reduced)."""
-        return self.solve(self.load)
+        """K_pp^-1 F_p: the reduced fields of the unit uniform stresses (modes held)."""
+        return self.solved[0]
 
     @functools.cached_property
     def compliance(self):
-        """The apparent compliance S = F^T K_r^-1 F / V."""
+        """F_p^T K_pp^-1 F_p / V: the apparent compliance of small strain (modes pinned)."""
         return self.load.T @ self.unit_stress / self.cell.volume
 
     @functools.cached_property
+    def bordered(self):
+        """The dense matrix M of (theta, Sigma) once u_p is eliminated, (m + n, m + n), symmetric."""
+        (X_F, X_R), (K_pR, K_RR), W = self.solved, self.mode_coupling, self.modes[1]
+        b = K_pR.T @ X_F - self.cell.volume * W.T
+        M = np.block([[K_RR - K_pR.T @ X_R, b], [b.T, -self.compliance * self.cell.volume]])
+        return 0.5 * (M + M.T)
+
+    @functools.cached_property
+    def unit(self):
+        """(theta, Sigma) of the unit macro strains, (m + n, n): M^-1 [0; -V I]."""
+        m = self.modes[0].shape[1]
+        try:
+            return -self.cell.volume * np.linalg.inv(self.bordered)[:, m:]
+        except np.linalg.LinAlgError:
+            raise np.linalg.LinAlgError("SUBC: the condensed system of the held rigid modes and the macro stress "
+                                        "is singular (the cell is unstable under the traction)") from None
+
+    @functools.cached_property
     def _tangent(self):
-        tangent = np.linalg.inv(self.compliance)
+        m = self.modes[0].shape[1]
+        tangent = np.array(self.unit[m:])
         tangent.flags.writeable = False
         return tangent
 
     def tangent(self):
         return self._tangent
 
+    def _field(self, theta, sigma, x=0.0):
+        """u = T (X_F Sigma - X_R theta - x) + R theta (columns allowed)."""
+        X_F, X_R = self.solved
+        return self.expand(X_F @ sigma - X_R @ theta - x) + self.modes[0] @ theta
+
     def unit_fields(self):
-        return self.expand(self.unit_stress @ self._tangent)
+        m = self.modes[0].shape[1]
+        return self._field(self.unit[:m], self.unit[m:])
+
+    def correction(self, residual, mode_residual, strain_residual):
+        """The Newton correction (du, dSigma) of the SUBC equations with residuals r_p = T^T (f_int - F Sigma)
+        (``residual``), r_R = R^T (f_int - F Sigma) = V W^T (<sigma> - Sigma) (``mode_residual``, (m,)) and
+        r_E = <eps(u)> - E (``strain_residual``): the system of the class docstring."""
+        m = self.modes[0].shape[1]
+        x = self.solve(residual)
+        rhs = np.concatenate([self.mode_coupling[0].T @ x - mode_residual,
+                              self.cell.volume * strain_residual - self.load.T @ x])
+        y = np.linalg.solve(self.bordered, rhs)
+        return self._field(y[:m], y[m:], x), y[m:]
 
     def field_from_stress(self, stress):
         """Micro field under the uniform traction stress . n (stress-driven SUBC); the stress in
-        the notation of the strain (a Mandel vector, or K grad T for conduction)."""
+        the notation of the strain (a Mandel vector, or K grad T for conduction). Not for cells with held
+        modes (finite strain): the traction alone does not fix their rotation; prescribe a gradient."""
+        if self.modes[0].shape[1]:
+            raise ValueError("a stress-driven SUBC field is not defined at finite strain (the rotation is free under "
+                             "a traction); give the macro gradient, or prescribe stress components with fe2.cell.mixed")
         return self.expand(self.solve(self.load @ self.cell.check_strain(stress, "stress")))
 
     def field(self, strain):
-        return self.field_from_stress(self._tangent @ self.cell.check_strain(strain))
+        return self.correction(np.zeros(self.n), np.zeros(self.modes[0].shape[1]), -self.cell.check_strain(strain))[0]
 
 
 class Condition(abc.ABC):
@@ -266,9 +375,6 @@ class Subc(Condition):
     problem = StaticProblem
 
     def dof_map(self, cell):
-        if cell.physics.name == "finite strain":
-            raise ValueError("SUBC is not built for finite-strain cells yet (the rotation of the cell is a free mode "
-                             "of the traction problem); use periodic or kubc")
         _solid_boundary(cell, "SUBC prescribes the traction Sigma n")
         free = np.ones(cell.ndofs, dtype=bool)
         free[_rigid_pins(cell.doflocs, cell.rigid_modes)] = False
@@ -295,6 +401,16 @@ def compress(free):
     index = np.full(free.size, -1)
     index[free] = np.arange(free.sum())
     return index, int(free.sum())
+
+
+def held_modes(cell):
+    """(R, W): the rigid modes of ``cell`` whose mean strain is not zero, (ndofs, m), and those mean
+    strains, (n, m). At finite strain these are the rotations (<grad u> = W skew): SUBC holds them by the
+    macro stress, not by pins. Small strain and conduction have none (m = 0)."""
+    R = cell.rigid_modes
+    W = cell.mean_strain(R).reshape(cell.physics.size, -1)
+    held = np.linalg.norm(W, axis=0) > 1e-8   # exactly zero, or of order one (unit rotations)
+    return R[:, held], W[:, held]
 
 
 def _rigid_pins(doflocs, modes):

@@ -95,7 +95,8 @@ class Homogenization:
 
     def __str__(self):
         plane = f", plane {self.cell.plane}" if getattr(self.cell, "plane", None) else ""
-        lines = [f"{self.bc}: effective tensor (Mandel, rows/cols {', '.join(self.cell.physics.labels)}{plane})"]
+        form = "dP/dF, row-major" if self.cell.physics.name == "finite strain" else "Mandel"
+        lines = [f"{self.bc}: effective tensor ({form}, rows/cols {', '.join(self.cell.physics.labels)}{plane})"]
         lines += ["  " + " ".join(f"{v:12.6g}" for v in row) for row in self.tensor]
         lines.append(f"  symmetry error {self.symmetry_error:.1e}, eigenvalues {np.array2string(self.eigenvalues, precision=5)}, "
                      f"worst Hill-Mandel residual {self.hill_mandel:.1e}")
@@ -169,9 +170,7 @@ class Comparison:
         cell = next(iter(self.results.values())).cell
         return {
             "cell": repr(cell),
-            "convention": (f"Mandel ({', '.join(cell.physics.labels)})" + (f", plane {cell.plane}" if cell.plane else ""))
-                          if cell.physics.name == "elasticity"
-                          else f"conductivity ({', '.join(cell.physics.labels)}), maps <grad T> to -<q>",
+            "convention": convention(cell),
             "tensors": {name: r.tensor.tolist() for name, r in self.results.items()},
             "bounds": {name: b.tolist() for name, b in self.bounds.items()},
             "hill_mandel": {name: r.hill_mandel for name, r in self.results.items()},
@@ -188,6 +187,16 @@ class Comparison:
                 lines.append(f"  {name}: eigenvalues {np.array2string(np.linalg.eigvalsh(self.bounds[name]), precision=5)}")
         lines.append(f"  reuss <= subc <= periodic <= kubc <= voigt: {'holds' if self.ordered else 'VIOLATED'}")
         return "\n".join(lines)
+
+
+def convention(cell):
+    """The notation of a cell's effective tensor, in words."""
+    labels = ", ".join(cell.physics.labels)
+    if cell.physics.name == "elasticity":
+        return f"Mandel ({labels})" + (f", plane {cell.plane}" if cell.plane else "")
+    if cell.physics.name == "finite strain":
+        return f"dP/dF, row-major ({labels})"
+    return f"conductivity ({labels}), maps <grad T> to -<q>"
 
 
 def compare(cell):

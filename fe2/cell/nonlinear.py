@@ -7,11 +7,12 @@
 
 Kinematic conditions (Periodic, Kubc): u = D E + T w, Newton on T^T f_int(u) = 0. SUBC: the minimal
 kinematic form of the uniform traction, Newton on f_int(u) = F Sigma with F^T u / V = E, the macro
-stress Sigma the Lagrange multiplier (it is the uniform traction sigma . n on the boundary). Large
+stress Sigma the Lagrange multiplier (it is the uniform traction sigma . n on the boundary); at finite
+strain also on R^T (f_int - F Sigma) = 0 for the rotations R, which Sigma holds (:class:`fe2.cell.conditions.StaticProblem`). Large
 plastic increments make plain Newton cycle; a backtracking line search on the residual norm fixes
 that without changing the discrete problem. At
 convergence the tangent is the Schur complement of the converged micro tangent stiffness K_t,
-    C = (D^T K_t D - R^T (T^T K_t T)^-1 R) / V   or   C = (F^T K_r^-1 F / V)^-1  (SUBC),
+    C = (D^T K_t D - R^T (T^T K_t T)^-1 R) / V   or   C = (F^T K_r^-1 F / V)^-1  (SUBC, small strain),
 exactly as for linear cells (:mod:`fe2.cell.conditions`) but with K_t, and computed once, at
 convergence. The solve modifies neither the cell nor the given history: each iteration linearizes the
 cell anew (:meth:`fe2.Cell.linearize`), and the new history comes back in the solution, so a macro
@@ -23,7 +24,8 @@ import dataclasses
 import numpy as np
 
 from . import linalg
-from .conditions import Subc, condition
+from .. import kinematics
+from .conditions import Subc, condition, held_modes
 from .averages import field_averages
 from ..materials.law import DeformationError
 
@@ -55,11 +57,23 @@ class MicroSolution:
         return len(self.residuals) - 1
 
 
+def rotated_predictor(cell, problem, H):
+    """The first iterate of a finite-strain cell at the macro gradient H with no guess: F = R U (polar),
+    the virgin cell's field of the stretch U - I (``problem``: the condition on the virgin cell) rotated
+    by R, u = (R - I) X + R u_U. It is frame-indifferent (that of Q F is Q times that of F), where the
+    virgin field of H itself is not: a large rotation would enter it as a strain."""
+    W, s, Vt = np.linalg.svd(kinematics.deformation(H))
+    R, U = W @ Vt, (Vt.T * s) @ Vt
+    stretched = problem.unit_fields() @ kinematics.gradient(U)
+    return cell.affine @ kinematics.gradient(R) + (stretched.reshape(-1, cell.dim) @ R.T).ravel()
+
+
 def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations=25, solver="auto"):
     """Equilibrate ``cell`` for the macro strain ``strain`` under ``bc`` from the history ``state``
     (None: virgin). ``guess``: a field to start from (e.g. the last converged one). Newton with a
     backtracking line search on the residual norm (the discrete problem, and so the consistent
-    tangent, are unchanged by it), from the elastic predictor under kinematic conditions. Raises
+    tangent, are unchanged by it), from the elastic predictor under kinematic conditions (at finite strain
+    without a guess, from the rotated one of :func:`rotated_predictor`, under every condition). Raises
     MicroDivergence after ``max_iterations`` or on a non-finite residual. Convergence: the residual
     norm below tol times the norm of the internal forces.
 
@@ -78,6 +92,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         solver = linalg.choose_newton(n, cell.dim, cell.physics.size)
     static = isinstance(bc, Subc)
     load = cell.traction_load(dof_map, n) if static else None
+    held = held_modes(cell)[1] if static else None   # mean strains of the rigid modes SUBC holds by Sigma (rotations)
 
     def evaluate(u, sigma):
         """Residual norm and what the next step needs, at the field u (and SUBC multiplier sigma)."""
@@ -87,10 +102,12 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         f_int = cell.restrict(forces, dof_map, n)
         scale = np.linalg.norm(forces) + 1e-300
         if static:
-            r1, r2 = f_int - load @ sigma, cell.mean_strain(u) - strain
+            # R^T (f_int - F Sigma) = V W^T (<sigma> - Sigma) for the held modes R (B R = W uniform)
+            r1 = f_int - load @ sigma
+            r2 = held.T @ (cell.average(stress) - sigma) * cell.volume, cell.mean_strain(u) - strain
             # the strain residual against the macro strain or, unloaded, the strain in the field
             strain_scale = max(np.linalg.norm(strain), np.sqrt(cell.average(np.sum(eps**2, axis=-1))), 1e-300)
-            norm = max(np.linalg.norm(r1) / scale, np.linalg.norm(r2) / strain_scale)
+            norm = max(np.linalg.norm(np.concatenate([r1, r2[0]])) / scale, np.linalg.norm(r2[1]) / strain_scale)
         else:
             r1, r2, norm = f_int, None, np.linalg.norm(f_int) / scale
         return norm, (u, sigma, eps, stress, tangent, new_state, r1, r2)
@@ -105,7 +122,9 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             inverted[0] = error
             return np.inf, None
 
-    if static:
+    if guess is None and cell.physics.name == "finite strain":
+        u = rotated_predictor(cell, cell.linearize().bind(bc, solver), strain)
+    elif static:
         u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
     else:
         # elastic predictor: the guess (or zero) plus the elastic cell response to the rest of the macro
@@ -114,7 +133,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         u = np.zeros(cell.ndofs) if guess is None else np.array(guess, dtype=float)
         u += cell.linearize().bind(bc, solver).unit_fields() @ (strain - cell.mean_strain(u))
     sigma = np.zeros(cell.physics.size)  # SUBC: the multiplier is the macro stress, <sigma> of the field
-    if static and guess is not None:
+    if static:
         sigma = cell.average(cell.respond(cell.strain(u), state)[0])
     norm, current = evaluate(u, sigma)
     residuals = [norm]
@@ -139,9 +158,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
         # it, its factorization (and Pardiso handle) is released at once
         problem = bc.problem(bc, cell.linearize(tangent), solver=solver)
         if static:
-            x1 = problem.solve(r1)
-            dsigma = np.linalg.solve(problem.compliance, problem.load.T @ x1 / cell.volume - r2)
-            du = problem.expand(problem.unit_stress @ dsigma - x1)
+            du, dsigma = problem.correction(r1, *r2)
         else:
             du, dsigma = -problem.expand(problem.solve(r1)), 0.0
         step = 1.0
