@@ -268,3 +268,19 @@ def test_finite_strain_plate_case(tmp_path, capsys):
     assert "Kinematics: **finite strain" in text and "## Stability" in text
     assert_picture(tmp_path / "finite_strain_plate.png")
     assert_picture(tmp_path / "figures" / "macro_micro.png")
+
+
+def test_a_finite_strain_cell_writes_its_averages(tmp_path):
+    """fe2.io.write_vtu of a solved finite-strain cell: the volume average of the written P is <P> of the solve,
+    that of F is F-bar, and P_zz is the law's lambda ln J per element (F_zz = 1)."""
+    cell = particle_cell(4)
+    H = np.array([0.3, 0.1, 0.0, -0.1])
+    solution = nonlinear.solve(cell, H, "periodic")
+    path = fe2.io.write_vtu(cell, tmp_path / "cell.vtu", solution.field, H)
+    weights = cell.dx.sum(axis=1)
+    average = lambda name: np.einsum("e,eij->ij", weights, cell_data(path, name).reshape(-1, 3, 3)) / weights.sum()  # noqa: E731
+    np.testing.assert_allclose(average("first_piola_kirchhoff")[:2, :2].ravel(), solution.stress, atol=1e-12)
+    np.testing.assert_allclose(average("deformation_gradient")[:2, :2], kinematics.deformation(H), atol=1e-12)
+    lam = np.array([cell.materials[name].lam for name in cell.phases])[cell.phase]
+    np.testing.assert_allclose(cell_data(path, "first_piola_kirchhoff")[:, 8], lam * np.log(cell_data(path, "jacobian")),
+                               rtol=1e-12)
