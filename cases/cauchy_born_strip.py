@@ -226,13 +226,14 @@ def main(argv=None):
 
 def write_step(problem, step, path):
     """The step's displacement, first Piola-Kirchhoff stress P, J = det F and both lambda_min per
-    element as a VTU (tensors as full 3x3 row-major arrays)."""
+    element as a VTU (tensors as full 3x3 row-major arrays; named as fe2.io.vtu.finite_strain_fields
+    names them)."""
     body = problem.body
     F = kinematics.deformation(step["H"])
     mesh = to_meshio(body.mesh, encode_cell_data=False)
     mesh.points = pad(body.mesh.p.T)
     mesh.point_data = {"displacement": pad(step["u"][body.vertex_dofs])}
-    cells = {"P": pad_tensor(kinematics.from_vector(step["P"])), "J": kinematics.jacobian(F),
+    cells = {"first_piola_kirchhoff": pad_tensor(kinematics.from_vector(step["P"])), "jacobian": kinematics.jacobian(F),
              "lambda_min": step["ellipticity"], "lattice_stability": step["lattice"],
              "phase": body.phase.astype(np.int32)}
     mesh.cell_data = {name: [value] for name, value in cells.items()}

@@ -1,6 +1,7 @@
 """Where fe2's log lines go. The library logs through :mod:`logging` and configures nothing itself:
 
     logger "fe2.macro.problem"   INFO: load steps and macro Newton iterations; WARNING: cut-backs
+    logger "fe2.io.writer"       WARNING: the first loss of ellipticity of a finite-strain run
 
 (every fe2 logger is a child of "fe2"). A script, a notebook or the ``fe2`` command shows them with
 

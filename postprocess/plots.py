@@ -11,6 +11,7 @@ worker processes alike.
     bc_comparison(sizes, moduli, path, bounds=None, ...)             SUBC / periodic / KUBC against cell size
     msfem_error(H, errors, path, eps=None, ...)                      MsFEM error against the coarse size H
     convergence(h, errors, path, rates=(1, 2), ...)                  error against mesh size, reference slopes
+    reaction_stretch(stretch, reaction, path, ...)                   a finite-strain load curve and its stability
 """
 
 from pathlib import Path
@@ -163,6 +164,43 @@ def newton_history(steps, path, micro=None, title=None, tol=None, micro_tol=None
                 axes[1].legend(fontsize=8)
         if title:
             figure.suptitle(title)
+    return _save(figure, path)
+
+
+def reaction_stretch(stretch, reaction, path, linear=None, ellipticity=None, loss=None, units="",
+                     title="Reaction against stretch"):
+    """A finite-strain load curve: the reaction (nominal force) against the applied stretch, with the
+    small-strain line ``linear`` (its reaction per unit stretch, dashed) and, with ``ellipticity``
+    (the least relative ellipticity at each stretch), a second panel of it with the stretch where it
+    vanished (``loss``) marked on both. (0, 0) is drawn as the start. Returns the PNG path."""
+    stretch = _vector("stretch", stretch)
+    reaction = _vector("reaction", reaction)
+    if stretch.size == 0 or reaction.size != stretch.size:
+        raise ValueError(f"{stretch.size} stretches and {reaction.size} reactions: give one reaction per stretch")
+    figure, axes = _figure(2 if ellipticity is not None else 1, width=5.4, height=4.2)
+    x, y = np.concatenate([[0.0], stretch]), np.concatenate([[0.0], reaction])
+    ax = axes[0]
+    ax.plot(x, y, "o-", color="tab:blue", ms=4, label="finite strain FE²")
+    if linear is not None:
+        ax.plot(x, float(linear) * x, "--", color="tab:gray", label="small-strain FE² (linear cell)")
+    ax.set_xlabel("stretch (right-edge displacement / width)")
+    ax.set_ylabel(f"reaction{f' [{units}]' if units else ''}")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if ellipticity is not None:
+        ellipticity = _vector("ellipticity", ellipticity)
+        if ellipticity.size != stretch.size:
+            raise ValueError(f"{ellipticity.size} ellipticity values for {stretch.size} stretches")
+        axes[1].plot(x, np.concatenate([[1.0], ellipticity]), "o-", color="tab:purple", ms=4)
+        axes[1].axhline(0.0, color="black", lw=0.8)
+        axes[1].set_xlabel("stretch")
+        axes[1].set_ylabel("least ellipticity / value at F = I")
+        axes[1].set_title("stability of the macro tangent")
+        axes[1].grid(True, alpha=0.3)
+    if loss is not None:
+        for axis in axes:
+            axis.axvline(float(loss), color="tab:red", ls=":", lw=1.2, label=f"ellipticity lost ~{float(loss):.3g}")
+    ax.legend(fontsize=8)
     return _save(figure, path)
 
 

@@ -226,14 +226,15 @@ def _default_micro_field(grid, field):
 
 
 def macro_and_micro(step_folder, png, field="plastic_strain", micro_field=None, element=None, warp=20.0, units="",
-                    component=None, micro_component=None):
+                    component=None, micro_component=None, micro_warp=0.0):
     """One figure of an FE² step: left, the macro ``field`` on the mesh warped by ``warp`` x
     displacement with the chosen macro point marked (cyan); right, ``micro_field`` (default: the
     same field if the cell has it, else von Mises, else the flux magnitude; ``micro_component``
     default: ``component`` when the micro field is the macro one) on that point's cell
     (``micro_<element>.vtu``; ``element`` default: the first one written). Colour bars carry units
-    (``units`` for the macro field, else from the files). Without micro files only the macro panel
-    is drawn. Returns the PNG path."""
+    (``units`` for the macro field, else from the files). ``micro_warp``: the cell drawn displaced by
+    micro_warp x its displacement (1 at finite strain: the deformed cell). Without micro files only
+    the macro panel is drawn. Returns the PNG path."""
     pv = _pyvista()
     folder = check_step_folder(step_folder)
     macro_path = folder / "macro.vtu"
@@ -262,11 +263,13 @@ def macro_and_micro(step_folder, png, field="plastic_strain", micro_field=None, 
         if micro_component is None and name == field:  # the macro field on the cell: the same component
             micro_component = component
         data, label, where = values(micro, name, micro_component, found[element])
-        cell = micro.copy()
+        cell = _warped(micro, micro_warp)
         plotter.add_mesh(cell, scalars=_scalars(cell, data, label, where), preference=where, cmap="inferno",
                          show_edges=True, edge_color="gray", line_width=0.5,
                          scalar_bar_args=_bar(bar_title("micro " + label, file_units(micro, name, found[element]))))
-        plotter.add_text(f"cell at macro element {element} (cyan)", font_size=10)
+        micro_warp = _warp_of(micro, micro_warp)
+        plotter.add_text(f"cell at macro element {element} (cyan)" + (f", displacement x{micro_warp:g}" if micro_warp
+                                                                       else ""), font_size=10)
         _view(plotter, cell)
     else:
         _view(plotter, shown)

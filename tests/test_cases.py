@@ -128,12 +128,13 @@ def test_rubber_particle_cell(tmp_path, capsys):
     data = {name: values[0] for name, values in mesh.cell_data.items()}
     assert {"displacement", "fluctuation"} <= set(mesh.point_data)
     area = np.abs(np.linalg.det(mesh.points[mesh.cells[0].data][:, 1:, :2] - mesh.points[mesh.cells[0].data][:, :1, :2])) / 2
-    P = data["P"].reshape(-1, 3, 3)[:, :2, :2]
+    P = data["first_piola_kirchhoff"].reshape(-1, 3, 3)[:, :2, :2]
     np.testing.assert_allclose(np.einsum("e,eij->ij", area, P).ravel() / area.sum(), last.stress, atol=1e-12)
-    F = data["F"].reshape(-1, 3, 3)[:, :2, :2]
-    np.testing.assert_allclose(data["J"], np.linalg.det(F), rtol=1e-12)
-    sigma = data["stress"].reshape(-1, 3, 3)
-    np.testing.assert_allclose(sigma[:, :2, :2], P @ np.swapaxes(F, 1, 2) / data["J"][:, None, None], rtol=1e-10, atol=1e-12)
+    F = data["deformation_gradient"].reshape(-1, 3, 3)[:, :2, :2]
+    J = data["jacobian"]
+    np.testing.assert_allclose(J, np.linalg.det(F), rtol=1e-12)
+    sigma = data["cauchy_stress"].reshape(-1, 3, 3)
+    np.testing.assert_allclose(sigma[:, :2, :2], P @ np.swapaxes(F, 1, 2) / J[:, None, None], rtol=1e-10, atol=1e-12)
     assert np.all(np.isfinite(sigma)) and "von_mises" in data
     assert_picture(tmp_path / "stress_stretch.png")
     assert_picture(tmp_path / "rubber_particle_cell.png")
@@ -166,6 +167,6 @@ def test_crystal_strip_case(tmp_path):
     import meshio
     vtu = meshio.read(tmp_path / "last_stable.vtu")
     ellipticity = vtu.cell_data["lambda_min"][0]
-    assert ellipticity.min() > 0 and vtu.cell_data["J"][0].min() > 1.0
-    np.testing.assert_array_equal(vtu.cell_data["P"][0].reshape(-1, 3, 3)[:, 2], 0.0)
+    assert ellipticity.min() > 0 and vtu.cell_data["jacobian"][0].min() > 1.0
+    np.testing.assert_array_equal(vtu.cell_data["first_piola_kirchhoff"][0].reshape(-1, 3, 3)[:, 2], 0.0)
     assert_picture(tmp_path / "cauchy_born_strip.png")

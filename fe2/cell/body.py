@@ -260,21 +260,34 @@ class Body:
         takes them; None: virgin). A phase answers through its law's ``out_of_plane_stress(strain, state)``
         where it has one (J2 plasticity, a cell), else a linear law through the zz row of its 3D tensor,
         C[zz, (xx, yy, xy)] . eps (lambda (eps_xx + eps_yy) for an isotropic one); NaN for a law known only in 2D.
-        A plane-stress body has sigma_zz = 0."""
-        if self.physics.name != "elasticity" or self.dim != 2:
+        A plane-stress body has sigma_zz = 0. Finite strain (plane strain, F_zz = 1): P_zz of the
+        gradients H (nel, nqp, 4), from a history-free law's 3D response at F = [[F, 0], [0, 1]]."""
+        finite = self.physics.name == "finite strain"
+        if self.physics.name not in ("elasticity", "finite strain") or self.dim != 2:
             raise ValueError(f"sigma_zz is the out-of-plane stress of plane strain, not of {self.dim}D {self.physics.name}")
         strain = np.asarray(strain, dtype=float)
-        if strain.shape != self.dx.shape + (3,):
+        if strain.shape != self.dx.shape + (self.physics.size,):
             raise ValueError(f"strain field of shape {strain.shape} for a body of {self.dx.shape} quadrature points "
-                             f"(expected {self.dx.shape + (3,)})")
+                             f"(expected {self.dx.shape + (self.physics.size,)})")
         if self.plane == "stress":
             return np.zeros(self.dx.shape)
         out = np.full(self.dx.shape, np.nan)
         points = None
         for index, name in enumerate(self.phases):
             elements, law = self.phase_elements[index], self.materials[name]
+            state = None if states is None else states.get(name)
             if hasattr(law, "out_of_plane_stress"):
-                out[elements] = law.out_of_plane_stress(strain[elements], None if states is None else states.get(name))
+                out[elements] = law.out_of_plane_stress(strain[elements], state)
+            elif finite:
+                if state is not None:   # a law with history answers for itself
+                    continue
+                try:
+                    law.tensor(3)
+                except ValueError:      # a law known only in 2D
+                    continue
+                H = np.zeros(strain[elements].shape[:-1] + (3, 3))
+                H[..., :2, :2] = strain[elements].reshape(H.shape[:-2] + (2, 2))
+                out[elements] = law.response(H.reshape(H.shape[:-2] + (9,)))[0][..., 8]
             elif law.linear:
                 try:
                     if law.is_field:

@@ -4,9 +4,13 @@
 
 is called by :class:`fe2.io.MacroWriter` after it wrote a step. The first step creates the file
 with the inputs of the run (mesh, materials per phase, boundary conditions, solver settings and
-backend, executor); every step appends its load, Newton residuals, cut-backs, wall time and its split,
+backend, executor; "kinematics": small or finite strain); every step appends its load, Newton
+residuals and their ratios r_k / r_(k-1)^2, the reactions on the Dirichlet boundaries, cut-backs with the reason of each (the element and
+quadrature point of a failed material point, e.g. det F <= 0), wall time and its split,
 micro Newton iterations, the micro residual histories of the written micro points, the worst
-Hill-Mandel residual (element and centroid) and the largest plastic strain. A restarted run (a step
+Hill-Mandel residual (element and centroid) and the largest plastic strain; at finite strain the
+least ellipticity of the macro tangent and where (:func:`fe2.io.writer.ellipticity_fields`), and
+on the first step where it is <= 0, "ellipticity loss" (also the record's top-level "stability"). A restarted run (a step
 number that does not follow the last recorded one) drops the recorded steps from that number on,
 as the PVD series does. The file is replaced atomically, so a killed run leaves a readable record.
 :func:`fe2.io.report.write_report` turns it into a report.
@@ -19,16 +23,19 @@ from pathlib import Path
 import numpy as np
 
 from ..cell import linalg
+from ..macro.problem import newton_ratios
 from ..macro.rve_law import RVELaw
 from .files import atomic_write
 
 FILE = "run.json"
 
 
-def record_step(folder, step, problem, states, plastic_strain, hill_mandel, micro_points):
+def record_step(folder, step, problem, states, plastic_strain, hill_mandel, micro_points, stability=None, loss=None):
     """Append ``step`` (a :class:`fe2.macro.Step`) to ``folder/run.json``; ``states``: gathered
     histories per phase; ``plastic_strain``, ``hill_mandel``: per macro element (as written to the
-    VTU); ``micro_points``: the macro elements whose micro fields were written. Returns the path."""
+    VTU); ``micro_points``: the macro elements whose micro fields were written; ``stability``: the
+    step's ellipticity summary, ``loss``: the first loss of ellipticity of the run so far (finite
+    strain; see :class:`fe2.io.MacroWriter`). Returns the path."""
     path = Path(folder) / FILE
     record = None
     if step.number > 1 and path.is_file():
@@ -40,7 +47,13 @@ def record_step(folder, step, problem, states, plastic_strain, hill_mandel, micr
         record = {"fe2_version": _version(), "created": datetime.datetime.now().isoformat(timespec="seconds"),
                   "inputs": inputs(problem), "steps": []}
     record["steps"] = [s for s in record["steps"] if s["number"] < step.number]  # a restart: drop what follows
-    record["steps"].append(step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points))
+    entry = step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
+    if stability is not None:
+        entry["ellipticity"] = stability
+    if loss is not None and loss["step"] == step.number:
+        entry["ellipticity loss"] = loss
+    record["steps"].append(entry)
+    record["stability"] = next((s["ellipticity loss"] for s in record["steps"] if s.get("ellipticity loss")), None)
     record["inputs"]["solver"].update(_settings(problem))  # the settings of the run that wrote the last step
     atomic_write(path, json.dumps(record, indent=1, default=_jsonable))
     return path
@@ -62,6 +75,10 @@ def load(folder):
 
 
 # --- the inputs ------------------------------------------------------------------------------------
+KINEMATICS = {"elasticity": "small strain", "finite strain": "finite strain (total Lagrangian: F = I + grad u, "
+                                                             "first Piola-Kirchhoff stress P, tangent A = dP/dF)"}
+
+
 def inputs(problem):
     """Mesh, materials, boundary conditions, solver and executor of a macro problem, as plain data."""
     body = problem.body
@@ -70,6 +87,7 @@ def inputs(problem):
     executors = sorted({repr(law.executor) if law.executor is not None else "serial"
                         for law in laws if isinstance(law, RVELaw)}) or ["serial"]
     return {
+        "kinematics": KINEMATICS.get(body.physics.name, "-"),
         "mesh": {"cell type": type(mesh).__name__, "elements": int(mesh.t.shape[1]), "vertices": int(mesh.p.shape[1]),
                  "dim": int(body.dim), "order": int(body.order), "dofs": int(body.ndofs), "free dofs": int(problem.n),
                  "quadrature points": int(body.dx.size), "size": mesh_size(mesh),
@@ -173,7 +191,10 @@ def step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
     return {
         "number": int(step.number), "load": float(step.load),
         "residuals": [float(r) for r in step.residuals], "iterations": len(step.residuals) - 1,
-        "cutbacks": int(step.cutbacks), "seconds": float(getattr(step, "seconds", 0.0) or 0.0),
+        "ratios": [None if np.isnan(v) else v for v in newton_ratios(step.residuals)],
+        "reactions": reactions(problem, step),
+        "cutbacks": int(step.cutbacks), "failures": list(getattr(step, "failures", None) or []),
+        "seconds": float(getattr(step, "seconds", 0.0) or 0.0),
         "timings": {k: float(v) for k, v in (getattr(step, "timings", None) or {}).items()},
         "micro iterations": ({"max": int(max(iterations)), "mean": float(np.mean(iterations)), "points": len(iterations)}
                              if iterations else None),
@@ -186,6 +207,16 @@ def step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
         "plastic_strain": {"max": float(plastic_strain.max()) if plastic_strain.size else 0.0,
                            "element": int(np.argmax(plastic_strain)) if plastic_strain.size else None},
     }
+
+
+def reactions(problem, step):
+    """{boundary: [reaction per component]} on every boundary with a Dirichlet condition: the sums of
+    the internal nodal forces of the step's stress over its DOFs (:meth:`fe2.macro.Problem.reaction`;
+    at finite strain, nominal forces). None for a step without its stress."""
+    if getattr(step, "stress", None) is None:
+        return None
+    return {bc.boundary: [problem.reaction(step.stress, bc.boundary, c) for c in range(problem.body.physics.ncomp)]
+            for bc in problem.dirichlet}
 
 
 def micro_history(problem, states, element):

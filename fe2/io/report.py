@@ -11,7 +11,10 @@ and the step VTU files, and writes a Markdown report with relative image links:
   Newton histories, the Hill-Mandel residuals of the step holding the worst one (histogram and map);
 - the convergence table: per step the load, Newton iterations, final residual, the observed rate
   r_k / r_(k-1)^2 of the last iterations (bounded for quadratic convergence), cut-backs, micro
-  iterations and wall time;
+  iterations and wall time; then every step's residuals with all their ratios r_k / r_(k-1)^2, and
+  each cut-back with its reason (the element and quadrature point of a failed material point);
+- at finite strain, the stability of the macro tangent: the least ellipticity per step and where,
+  and the first point and load at which it vanished (or that it never did);
 - the worst Hill-Mandel residual of the run and where (step, element, position);
 - the wall-time split (material points, assembly, linear solve, other) per step and in total.
 """
@@ -40,6 +43,8 @@ def write_report(run_dir, out=None, figures=True):
     hill = _hill_mandel(run_dir, steps) if cells else {}  # only cell-backed points have a Hill-Mandel residual
     lines = [f"# FE² run report: {run_dir.resolve().name}", ""]
     last = steps[-1]
+    finite = inputs["mesh"].get("physics") == "finite strain"
+    lines += [f"Kinematics: **{inputs.get('kinematics') or 'small strain'}**.", ""]
     lines += [f"{len(steps)} converged step{'s' * (len(steps) != 1)} to load factor {last['load']:.4g}, "
               f"{sum(s['iterations'] for s in steps)} macro Newton iterations, {sum(s['cutbacks'] for s in steps)} cut-backs, "
               f"{sum(s['seconds'] for s in steps):.2f} s of solving. Run folder `{run_dir}`, written by fe2 "
@@ -49,6 +54,9 @@ def write_report(run_dir, out=None, figures=True):
     if figures:
         lines += _figures(run_dir, out, record, steps, hill)
     lines += _convergence(steps, inputs)
+    lines += _residuals(steps)
+    if finite:
+        lines += _stability(record, steps)
     lines += _hill_mandel_section(hill, steps)
     lines += _time_split(steps)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -137,20 +145,25 @@ def _figures(run_dir, out, record, steps, hill):
 
     last = steps[-1]
     step_folder = run_dir / f"step_{last['number']:03d}"
-    elastic = record["inputs"]["mesh"].get("physics", "elasticity") == "elasticity"
+    physics = record["inputs"]["mesh"].get("physics", "elasticity")
+    elastic = physics == "elasticity"
     plastic = max((s.get("plastic_strain") or {}).get("max", 0.0) for s in steps) > 0
-    if elastic:
+    micro_warp = 0.0
+    if physics == "finite strain":  # the deformed shapes as they are
+        field, component, warp, micro_warp = "von_mises", None, 1.0, 1.0
+    elif elastic:
         field, component, warp = ("plastic_strain", None, _warp(step_folder)) if plastic else ("stress", "xx", _warp(step_folder))
     else:
         field, component, warp = "temperature", None, 0.0
     micro_elements = list(last.get("micro points") or {})
     figure("macro and micro fields of the last step",
            lambda: render.macro_and_micro(step_folder, folder / "macro_micro.png", field=field, component=component,
-                                          element=int(micro_elements[0]) if micro_elements else None, warp=warp),
+                                          element=int(micro_elements[0]) if micro_elements else None, warp=warp,
+                                          micro_warp=micro_warp),
            f"Step {last['number']} (load {last['load']:.4g}): macro {field}{' ' + component if component else ''}"
            + (f" on the mesh displaced x{warp:.3g}" if warp else "")
-           + ("; right: the micro field of the cell at the marked macro point (micro_<element>.vtu)." if micro_elements
-              else "."))
+           + ("; right: the micro field of the cell at the marked macro point (micro_<element>.vtu)"
+              + (", deformed" if micro_warp else "") + "." if micro_elements else "."))
     micro = {}
     for s in steps:
         for element, entry in (s.get("micro points") or {}).items():
@@ -241,6 +254,61 @@ def _convergence(steps, inputs):
         lines += ["", f"Cell solves: {newton + elastic} in all, {newton} by micro Newton and {elastic} elastic increments "
                       f"({elastic / max(newton + elastic, 1):.0%}), which the elastic predictor equilibrates without an "
                       "iteration or a factorization."]
+    lines.append("")
+    return lines
+
+
+def _residuals(steps):
+    """Every step's relative residuals and all their ratios r_k / r_(k-1)^2; the cut-backs and why."""
+    lines = ["## Newton residuals", "",
+             "Relative residual norm of each macro Newton iteration, and r_k / r_(k-1)^2 of each iteration: "
+             "bounded (not growing) as the residual falls when the convergence is quadratic.", "",
+             "| step | load | residuals r_0, r_1, ... | ratios r_k / r_(k-1)^2 |", "| ---: | ---: | --- | --- |"]
+    for s in steps:
+        ratios = s.get("ratios") or [None] * (len(s["residuals"]) - 1)
+        lines.append(f"| {s['number']} | {s['load']:.4g} | " + ", ".join(f"{r:.2e}" for r in s["residuals"]) + " | "
+                     + (", ".join("-" if v is None else f"{v:.2g}" for v in ratios) or "-") + " |")
+    failures = [(s["number"], f) for s in steps for f in s.get("failures") or []]
+    if failures:
+        lines += ["", "Cut-backs (attempts that failed and were retried with half the increment):", "",
+                  "| step | load tried | element | quadrature point | reason |", "| ---: | ---: | ---: | ---: | --- |"]
+        for number, f in failures:
+            reason = " ".join(str(f.get("reason", "")).split()).replace("|", "/")
+            lines.append(f"| {number} | {f['load']:.4g} | {f.get('element', '-')} | {f.get('quadrature point', '-')} | "
+                         f"{reason[:300]} |")
+    lines.append("")
+    return lines
+
+
+def _stability(record, steps):
+    """The least ellipticity of the macro tangent per step and the first loss of the run."""
+    lines = ["## Stability", "",
+             "Least value over unit m, n of the acoustic tensor of the macro tangent, A_iJkL m_i n_J m_k n_L "
+             "(strong ellipticity; for a cell-backed point the condensed cell tangent), at every macro "
+             "quadrature point of each written step; relative: to that point's value at F = I.", ""]
+    rows = [s for s in steps if s.get("ellipticity")]
+    if not rows:
+        return lines + ["No ellipticity recorded (the steps carried no tangent).", ""]
+    loss = record.get("stability")
+    if loss:
+        where = ", ".join(f"{x:.4g}" for x in loss["position"])
+        estimate = loss.get("interpolated load")
+        lines += [f"**Ellipticity lost** at step {loss['step']}, load {loss['load']:.4g}"
+                  + (f" (vanishing at load ~{estimate:.4g}, interpolated from load {loss['previous load']:.4g})"
+                     if estimate is not None else "")
+                  + f": least value {loss['min']:.3g} at element {loss['element']}, quadrature point "
+                  f"{loss['quadrature point']}, position ({where}), band normal "
+                  f"({', '.join(f'{x:.3f}' for x in loss['normal'])}).", ""]
+    else:
+        low = min(rows, key=lambda s: s["ellipticity"]["relative"])
+        lines += [f"Strongly elliptic throughout: the least value stayed positive, down to "
+                  f"{low['ellipticity']['relative']:.3g} of its value at F = I (step {low['number']}).", ""]
+    lines += ["| step | load | least value | relative | element | quadrature point | points <= 0 | seconds |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for s in rows:
+        e = s["ellipticity"]
+        lines.append(f"| {s['number']} | {s['load']:.4g} | {e['min']:.4g} | {e['relative']:.3g} | {e['element']} | "
+                     f"{e['quadrature point']} | {e['lost']} / {e['points']} | {e['seconds']:.3f} |")
     lines.append("")
     return lines
 

@@ -5,8 +5,9 @@ element averages over the quadrature points. Tensors are written as full 3x3 arr
 row-major), vectors with 3 components, so ParaView shows them in 2D and 3D alike. In 2D (plane
 strain) the stress carries sigma_zz (:meth:`fe2.cell.body.Body.out_of_plane_stress`: from each
 phase's 3D law, or as given for a nonlinear stress), and ``von_mises`` is that of the full 3D
-stress; sigma_zz is NaN and von Mises left out where a law is known only in 2D. A finite-strain body
-writes F, P, the Cauchy stress and J (:func:`finite_strain_fields`).
+stress; sigma_zz is NaN and von Mises left out where a law is known only in 2D. A finite-strain
+body writes the deformation gradient, J, the first Piola-Kirchhoff and the Cauchy stress
+(:func:`finite_strain_fields`) in the reference configuration, with the displacement to warp by.
 
 Field data (``grid.field_data`` in VTK/ParaView/pyvista, ``mesh.field_data`` in meshio): one integer
 array per phase name, ``[phase index, dimension]``; ``plane_stress = [1]`` for a 2D body in plane
@@ -32,7 +33,7 @@ import meshio
 import numpy as np
 from skfem.io.meshio import to_meshio
 
-from ..kinematics import cauchy, deformation, from_vector
+from .. import kinematics
 from ..notation import from_mandel
 from .files import atomic_write, replaced
 
@@ -52,19 +53,28 @@ def pad_tensor(tensors):
 
 def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     """Point and cell data of the field u (DOF vector) on ``cell`` (any body), named for ParaView;
-    ``stress`` the quadrature-point stress of a nonlinear law (default: tangent times strain) and,
-    in plane strain, ``stress_zz`` its out-of-plane stress per element (default for the tangent
-    stress: :meth:`fe2.cell.body.Body.out_of_plane_stress` of the virgin laws; for a given stress
-    without it sigma_zz is not known: NaN, and no von Mises). Finite strain: :func:`finite_strain_fields`."""
+    ``stress`` the quadrature-point stress of a nonlinear law (default: tangent times strain; at
+    finite strain, the laws' P at the gradients of u) and, in plane strain, ``stress_zz`` its
+    out-of-plane stress per element (default for the default stress:
+    :meth:`fe2.cell.body.Body.out_of_plane_stress` of the virgin laws; for a given stress without it
+    sigma_zz is not known: NaN, and no von Mises). Finite strain: see :func:`finite_strain_fields`."""
     nodal = u[cell.vertex_dofs]                                        # (nvertices, ncomp)
     strain_qp = cell.strain(u)
-    if cell.physics.name == "finite strain":
-        return finite_strain_fields(cell, u, nodal, strain_qp, macro_strain, stress, stress_zz)
     strain = element_average(cell, strain_qp)
     explicit = stress
-    stress = element_average(cell, cell.linearize().stress(u) if stress is None else stress)
     point, cells = {}, {"phase": cell.phase.astype(np.int32)}
     fluct = None if macro_strain is None else nodal - cell.affine[cell.vertex_dofs] @ macro_strain
+    if cell.physics.name == "finite strain":
+        if stress is None:   # history-free laws: P at the gradients of u
+            stress = cell.respond(strain_qp)[0]
+            if cell.dim == 2 and stress_zz is None:
+                stress_zz = element_average(cell, cell.out_of_plane_stress(strain_qp))
+        point["displacement"] = pad(nodal)
+        if fluct is not None:
+            point["fluctuation"] = pad(fluct)
+        cells.update(finite_strain_fields(strain, element_average(cell, stress), stress_zz))
+        return point, cells
+    stress = element_average(cell, cell.linearize().stress(u) if stress is None else stress)
     if cell.physics.name == "elasticity":
         point["displacement"] = pad(nodal)
         if fluct is not None:
@@ -87,26 +97,32 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     return point, cells
 
 
-def finite_strain_fields(cell, u, nodal, gradient, macro_gradient=None, stress=None, stress_zz=None):
-    """:func:`cell_fields` of a finite-strain body: the displacement (and fluctuation) at the vertices;
-    per element the deformation gradient ``F``, the first Piola-Kirchhoff stress ``P``, the Cauchy
-    stress sigma = P F^T / J as ``stress`` (averages of the quadrature-point values) and ``J`` = det F. ``stress``:
-    P at the quadrature points (default: the laws' response from the virgin state). In 2D the laws give
-    no sigma_zz: it is ``stress_zz`` per element if given, else NaN (and no von Mises)."""
-    F = deformation(gradient)                                             # (nel, nqp, dim, dim)
-    P = from_vector(cell.respond(gradient)[0] if stress is None else np.asarray(stress))
-    point = {"displacement": pad(nodal)}
-    if macro_gradient is not None:
-        point["fluctuation"] = pad(nodal - cell.affine[cell.vertex_dofs] @ macro_gradient)
-    sigma = pad_tensor(element_average(cell, cauchy(P, F))).reshape(-1, 3, 3)
-    if cell.dim == 2:
-        sigma[:, 2, 2] = np.nan if stress_zz is None else stress_zz
-    cells = {"phase": cell.phase.astype(np.int32), "F": pad_tensor(element_average(cell, F)),
-             "P": pad_tensor(element_average(cell, P)), "stress": sigma.reshape(-1, 9),
-             "J": element_average(cell, np.linalg.det(F))}
-    if not np.isnan(sigma[:, 2, 2]).any():
-        cells["von_mises"] = von_mises(sigma)
-    return point, cells
+def finite_strain_fields(H, P, P_zz=None):
+    """The cell data of a finite-strain field from element values of the displacement gradient H and
+    the first Piola-Kirchhoff stress P (nel, dim^2, row-major, :mod:`fe2.kinematics`) and, in 2D
+    plane strain, P_zz (nel,) (None: not known, NaN): full 3x3 row-major arrays (9 components, 2D
+    padded with F_zz = 1)
+
+        deformation_gradient   F = I + H
+        jacobian               J = det F
+        first_piola_kirchhoff  P (not symmetric)
+        cauchy_stress          sigma = P F^T / J (symmetric)
+        von_mises              sqrt(3/2 s:s) of sigma's deviator s (left out where P_zz is not known)
+
+    An element's sigma is that of its averaged P and F (exact for one quadrature point)."""
+    H, P = np.asarray(H, dtype=float), np.asarray(P, dtype=float)
+    dim = kinematics.dimension(H.shape[-1])
+    F = pad_tensor(kinematics.from_vector(H)).reshape(-1, 3, 3) + np.eye(3)
+    P3 = pad_tensor(kinematics.from_vector(P)).reshape(-1, 3, 3)
+    if dim == 2:
+        P3[:, 2, 2] = np.nan if P_zz is None else P_zz
+    J = np.linalg.det(F)
+    sigma = kinematics.cauchy(P3, F)
+    fields = {"deformation_gradient": F.reshape(-1, 9), "jacobian": J, "first_piola_kirchhoff": P3.reshape(-1, 9),
+              "cauchy_stress": sigma.reshape(-1, 9)}
+    if not np.isnan(sigma).any():
+        fields["von_mises"] = von_mises(sigma)
+    return fields
 
 
 def von_mises(stress):
@@ -143,10 +159,12 @@ def write_vtu(cell, path, u, macro_strain=None, stress=None, point_data=None, ce
 QUANTITIES = {
     "elasticity": {"displacement": "length", "fluctuation": "length", "strain": "-", "stress": "stress",
                    "von_mises": "stress", "plastic_strain": "-", "hill_mandel": "-", "phase": None},
-    "finite strain": {"displacement": "length", "fluctuation": "length", "F": "-", "P": "stress",
-                      "stress": "stress", "von_mises": "stress", "J": "-", "hill_mandel": "-", "phase": None},
     "conduction": {"temperature": "temperature", "fluctuation": "temperature", "gradient": "temperature/length",
                    "flux": "flux", "plastic_strain": "-", "hill_mandel": "-", "phase": None},
+    "finite strain": {"displacement": "length", "fluctuation": "length", "deformation_gradient": "-", "jacobian": "-",
+                      "first_piola_kirchhoff": "stress", "cauchy_stress": "stress", "von_mises": "stress",
+                      "ellipticity": "stress", "ellipticity_normal": "-", "plastic_strain": "-", "hill_mandel": "-",
+                      "phase": None},
 }
 
 

@@ -16,7 +16,22 @@ Macro fields (names as written):
     cell data   strain, stress (gradient, flux), von_mises, phase, plastic_strain (equivalent plastic strain p,
                 averaged over the cell for cell-backed points), hill_mandel (the Hill-Mandel residual
                 of each point's last cell solve, cell-backed phases; 0 elsewhere)
-Micro fields: see :mod:`fe2.io` (displacement, fluctuation, strain, stress, von_mises, plastic_strain, phase).
+Finite strain (total Lagrangian; all in the reference configuration: warp by ``displacement`` at
+scale 1 for the deformed shape):
+    point data  displacement, cauchy_stress averaged to the nodes
+    cell data   deformation_gradient F, jacobian J = det F, first_piola_kirchhoff P (9 components, not
+                symmetric), cauchy_stress sigma = P F^T / J, von_mises (of sigma), phase, hill_mandel,
+                plastic_strain, and the stability fields ellipticity (the least value of the acoustic
+                tensor of the macro tangent, :func:`fe2.stability.ellipticity`, over the element's
+                quadrature points; for a cell-backed point the condensed cell tangent: the
+                homogenized ellipticity) and ellipticity_normal (the normal n of the weakest band);
+                2D plane strain: P_zz of each point's law (the cell average of the micro P_zz).
+    The ellipticity costs about 0.2 ms per point in 2D, 5 ms in 3D (bench/ellipticity.py), so it is computed
+    at output steps only, from the tangent the step hands to its callback; the first converged
+    step where it is <= 0 somewhere is logged (WARNING, logger "fe2.io.writer") and recorded with
+    its element, quadrature point, position and load (see :mod:`fe2.io.record`).
+Micro fields: see :mod:`fe2.io` (displacement, fluctuation, strain, stress, von_mises, plastic_strain, phase);
+finite strain: those of :func:`fe2.io.vtu.finite_strain_fields` and the micro ellipticity.
 Tensors are full 3x3 (9 components, row-major xx xy xz yx yy yz zx zy zz; tensor shear, not Voigt).
 In plane strain the strain's zz is 0 and the stress's zz is sigma_zz of each point's law
 (:meth:`fe2.cell.body.Body.out_of_plane_stress`): lambda (eps_xx + eps_yy) for an isotropic phase,
@@ -41,17 +56,22 @@ that do not depend on the cell's length scale (strain, stress, flux, ...).
 """
 
 import json
+import logging
 import re
+import time
 from pathlib import Path
 
 import numpy as np
 
+from .. import stability
 from ..macro.rve_law import RVELaw
 from ..notation import from_mandel
 from .files import atomic_write, run_lock
-from .record import micro_history, record_step
+from .record import FILE, micro_history, record_step
 from .vtu import (array_units, element_average, nodal_average, pad, pad_tensor, read_pvd, save_vtu, vtu_mesh,
                   write_pvd)
+
+logger = logging.getLogger(__name__)
 
 
 def gather(problem, states):
@@ -88,6 +108,8 @@ class MacroWriter:
             raise ValueError(f"micro_scale must be a positive fraction of the macro element size, got {micro_scale!r}")
         self.entries = []        # (load, macro file) of macro.pvd
         self.micro_entries = []  # (load, placed micro file, part) of micro.pvd
+        self.loss = None         # finite strain: where and when the ellipticity first vanished (a dict)
+        self._previous = None    # (load, least ellipticity) of the last step written
 
     def __call__(self, step, u, states, problem):
         body = problem.body
@@ -98,13 +120,21 @@ class MacroWriter:
         if len(self.entries) != step.number - 1:  # a restarted run: the series up to the checkpoint
             self.entries = [(load, f"step_{k + 1:03d}/macro.vtu") for k, load in enumerate(_series_loads(self.folder))][:step.number - 1]
             self.micro_entries = [entry for entry in read_pvd(self.folder / "micro.pvd") if _step_of(entry[1]) < step.number]
+            self.loss, self._previous = _earlier_stability(self.folder, step.number)
         states = gather(problem, states)  # histories kept on workers come over once per step
         strain = body.strain(u)
         stress = step.stress if step.stress is not None else body.respond(strain, states)[0]
         strain_e, stress_e = element_average(body, strain), element_average(body, stress)
         p, hill_mandel = self.point_summaries(problem, states)
-        point, cell, stress_zz = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}, None
-        if body.physics.name == "elasticity":
+        point, cell, stress_zz, summary = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}, None, None
+        if body.physics.name == "finite strain":
+            if body.dim == 2:  # plane strain: P_zz of each point's law or cell
+                stress_zz = element_average(body, body.out_of_plane_stress(strain, states))
+            if getattr(step, "tangent", None) is not None:
+                least, normal, summary = ellipticity_fields(problem, step.tangent)
+                cell["ellipticity"], cell["ellipticity_normal"] = least, pad(normal)
+                self._check_stability(step, summary)
+        elif body.physics.name == "elasticity":
             full = pad_tensor(from_mandel(stress_e)).reshape(-1, 3, 3)
             if body.dim == 2:  # plane strain: sigma_zz of each point's law or cell
                 full[:, 2, 2] = stress_zz = element_average(body, body.out_of_plane_stress(strain, states))
@@ -114,6 +144,8 @@ class MacroWriter:
             point["gradient"] = pad(nodal_average(body, strain_e))
             point["flux"] = pad(-nodal_average(body, stress_e))
         macro = vtu_mesh(body, u, stress=stress, point_data=point, cell_data=cell, stress_zz=stress_zz)
+        if body.physics.name == "finite strain":
+            macro.point_data["cauchy_stress"] = nodal_average(body, macro.cell_data["cauchy_stress"][0])
         macro_units = array_units(self.units, macro, body.physics.name)
         save_vtu(macro, folder / "macro.vtu", units=macro_units)
         points = self.micro_points(problem, u, states) if callable(self.micro_points) else self.micro_points
@@ -130,7 +162,29 @@ class MacroWriter:
             write_pvd(self.folder / "micro.pvd", self.micro_entries)
         if self.units:
             _write_units(self.folder / "units.json", self.units, macro_units, micro_units)
-        record_step(self.folder, step, problem, states, p, hill_mandel, points)
+        record_step(self.folder, step, problem, states, p, hill_mandel, points, stability=summary, loss=self.loss)
+
+    def _check_stability(self, step, summary):
+        """Keep the first loss of ellipticity (logged as a WARNING once): the step, its load, the point
+        and the load interpolated linearly between the last positive least value and this one."""
+        previous, self._previous = self._previous, (float(step.load), summary["min"])
+        if self.loss is not None or summary["min"] > 0:
+            return
+        load = float(step.load)
+        if previous is not None and previous[1] > 0:
+            (l0, v0), v1 = previous, summary["min"]
+            estimate = l0 + (load - l0) * v0 / (v0 - v1)
+        else:
+            estimate = None
+        self.loss = {"step": int(step.number), "load": load, "previous load": None if previous is None else previous[0],
+                     "interpolated load": estimate, **{k: summary[k] for k in
+                                                       ("min", "element", "quadrature point", "position", "normal")}}
+        where = ", ".join(f"{x:.4g}" for x in summary["position"])
+        logger.warning("ellipticity lost at step %d, load %.4g%s: least acoustic-tensor value %.3g <= 0 at element %d, "
+                       "quadrature point %d, position (%s), band normal (%s)", step.number, load,
+                       "" if estimate is None else f" (vanishing at load ~{estimate:.4g} by interpolation)",
+                       summary["min"], summary["element"], summary["quadrature point"], where,
+                       ", ".join(f"{x:.3f}" for x in summary["normal"]))
 
     @staticmethod
     def point_summaries(problem, states):
@@ -174,9 +228,54 @@ class MacroWriter:
         plane_strain = cell.dim == 2 and cell.physics.name == "elasticity"
         stress_zz = (element_average(cell, cell.out_of_plane_stress(cell.strain(history["field"]), history["micro"]))
                      if plane_strain else None)
+        extra = {"plastic_strain": p}
+        if cell.physics.name == "finite strain":   # the micro P_zz and the ellipticity of the micro tangent
+            H = cell.strain(history["field"])
+            tangent = cell.respond(H, history["micro"])[1]
+            extra["ellipticity"] = stability.ellipticity(tangent)[0].min(axis=1)
+            if cell.dim == 2:
+                stress_zz = element_average(cell, cell.out_of_plane_stress(H, history["micro"]))
         mesh = vtu_mesh(cell, history["field"], history["strain"], stress=law.micro_stress(history),
-                        cell_data={"plastic_strain": p}, stress_zz=stress_zz)
+                        cell_data=extra, stress_zz=stress_zz)
         return _write_micro_files(body, element, cell, mesh, path, units, micro_scale)
+
+
+def ellipticity_fields(problem, tangent):
+    """The stability fields of a finite-strain macro step from its material tangent (nel, nqp, n, n):
+    per element the least value of the acoustic tensor over its quadrature points
+    (:func:`fe2.stability.ellipticity`) and its band normal (nel, dim), and a summary of the whole
+    body: the least value ("min"), "relative" to the least value at F = I of that point's law (its
+    ``tensor``: for a cell-backed point, the virgin cell's condensed tangent), where ("element",
+    "quadrature point", "position", "normal"), how many points are at or below 0 ("lost",
+    of "points") and the "seconds" it took."""
+    body = problem.body
+    clock = time.perf_counter()
+    values, normals, _ = stability.ellipticity(np.asarray(tangent))
+    seconds = time.perf_counter() - clock
+    q = np.argmin(values, axis=1)
+    elements = np.arange(values.shape[0])
+    least, normal = values[elements, q], normals[elements, q]
+    reference = stability.ellipticity(np.stack([body.materials[name].tensor(body.dim) for name in body.phases]))[0]
+    element = int(np.argmin(least))
+    position = body.basis.mapping.F(body.basis.X)[:, element, q[element]]
+    summary = {"min": float(least[element]), "relative": float(least[element] / reference[body.phase[element]]),
+               "element": element, "quadrature point": int(q[element]), "position": np.asarray(position).tolist(),
+               "normal": normal[element].tolist(), "lost": int(np.sum(values <= 0)), "points": int(values.size),
+               "seconds": seconds}
+    return least, normal, summary
+
+
+def _earlier_stability(folder, number):
+    """The first loss of ellipticity and the (load, least value) of the last step before step ``number``
+    in the run record of ``folder`` (a restarted writer carries them on), or (None, None)."""
+    try:
+        steps = [s for s in json.loads((Path(folder) / FILE).read_text()).get("steps", []) if s["number"] < number]
+    except (OSError, ValueError):
+        return None, None
+    loss = next((s.get("ellipticity loss") for s in steps if s.get("ellipticity loss")), None)
+    last = steps[-1] if steps else None
+    previous = ((last["load"], last["ellipticity"]["min"]) if last and last.get("ellipticity") else None)
+    return loss, previous
 
 
 def placement(body, element, cell, micro_scale=0.8):

@@ -59,6 +59,21 @@ class Step:
     seconds: float = 0.0
     timings: dict = dataclasses.field(default_factory=dict)
     cell_solves: dict = dataclasses.field(default_factory=dict)   # "newton" and "elastic" cell solves of the step
+    failures: list = dataclasses.field(default_factory=list)      # the attempts cut back, see Problem.solve
+    tangent: np.ndarray = dataclasses.field(default=None, repr=False)  # given to the callback only, see Problem.solve
+
+    @property
+    def ratios(self):
+        """r_k / r_(k-1)^2 of every Newton iteration k >= 1 (NaN after a zero residual): bounded
+        when the convergence is quadratic."""
+        return newton_ratios(self.residuals)
+
+
+def newton_ratios(residuals):
+    """r_k / r_(k-1)^2 for k = 1 .. len(residuals) - 1 of a residual history (NaN where r_(k-1) = 0)."""
+    r = np.asarray(residuals, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return [float(v) if np.isfinite(v) else float("nan") for v in r[1:] / r[:-1] ** 2]
 
 
 class Problem:
@@ -145,6 +160,18 @@ class Problem:
         f_int = self.body.nodal_forces(stress)
         return f_int - self.external_force(load), stress, tangent, new
 
+    def reaction(self, stress, boundary, component=0):
+        """The total reaction on the named ``boundary`` in ``component``: the sum of the internal
+        nodal forces f_int = sum_q w_q B_q^T stress_q of the quadrature-point ``stress`` (a step's
+        ``stress``) over that boundary's DOFs of the component. At finite strain the stress is P, so
+        this is the nominal force (per unit thickness in 2D) in the reference configuration."""
+        if boundary not in (self.body.mesh.boundaries or {}):
+            raise ValueError(f"the macro mesh has no boundary named {boundary!r}; it has "
+                             f"{sorted(self.body.mesh.boundaries or {})}")
+        dofs, _ = dirichlet_dofs([Dirichlet(boundary, 0.0, components=(component,))], self.body.mesh,
+                                 self.body.physics.ncomp, physics=self.body.physics.name, basis=self.body.basis)
+        return float(self.body.nodal_forces(np.asarray(stress, dtype=float))[dofs].sum())
+
     def stiffness(self, tangent):
         """The stored values of the tangent stiffness on ``self.pattern`` at the material tangent
         ``tangent`` (a transient problem adds its capacity term)."""
@@ -166,9 +193,15 @@ class Problem:
         are those it records (:class:`fe2.io.checkpoint.CheckpointError` naming the first that
         differs, or saying that the run is finished). Returns
         the converged steps (with restart, those of this run). The settings used are kept in
-        ``self.settings``; each step carries its wall time and its time split (see :class:`Step`).
-        The log goes through :mod:`logging`, logger "fe2.macro.problem": each step and Newton
-        iteration at INFO, each cut-back at WARNING (``fe2.logs.show()`` prints them)."""
+        ``self.settings``; each step carries its wall time and its time split (see :class:`Step`),
+        and in ``failures`` one entry per attempt that was cut back: {"load" tried, "increment" after
+        the cut, "reason", and where a material point failed (det F <= 0, a cell solve)
+        "element", "quadrature point"}. The step handed to ``callback`` carries the consistent
+        material tangent at its quadrature points (``tangent``, (nel, nqp, n, n): for output such as
+        the ellipticity of :mod:`fe2.stability`); the returned steps do not keep it (memory).
+        The log goes through :mod:`logging`, logger "fe2.macro.problem": each Newton iteration
+        (with r_k / r_(k-1)^2) and each step (with all its ratios) at INFO, each cut-back at WARNING
+        naming the step, the load tried and the failed point (``fe2.logs.show()`` prints them)."""
         schedule = _schedule(steps)   # bad settings are refused before any work
         _check_settings(tol, max_iterations, max_cutbacks, min_increment, callback)
         self.settings = {"tol": tol, "max_iterations": max_iterations, "max_cutbacks": max_cutbacks,
@@ -190,12 +223,12 @@ class Problem:
                 logger.info("restarting from %s: step %d, load %.4g", checkpoint, number, load)
             done = []
             start = time.perf_counter()
-            step_start, timings, solves = start, _no_time(), _no_solves()
+            step_start, timings, solves, failures = start, _no_time(), _no_solves(), []
             while load < 1 - 1e-12:
                 target = min(schedule[np.argmax(schedule > load + 1e-12)], load + increment)
                 try:
-                    u_new, states_new, residuals, stress = self._newton(u, states, target, tol, max_iterations, timings,
-                                                                        solves)
+                    u_new, states_new, residuals, stress, tangent = self._newton(u, states, target, tol, max_iterations,
+                                                                                 timings, solves)
                 except CURABLE as error:
                     cutbacks += 1
                     attempted = target - load   # the step tried, which the schedule may have made shorter
@@ -203,32 +236,35 @@ class Problem:
                         raise DivergenceError(f"load step {number + 1} to {target:.4g} failed after {cutbacks - 1} "
                                               f"cut-backs (last increment {attempted:.3g}): {error}") from None
                     increment = attempted / 2
-                    logger.warning("  step to load %.4g failed (%s); cutting the increment to %.4g", target, error,
-                                   increment)
+                    failures.append(_failure(target, increment, error))
+                    logger.warning("  step %d to load %.4g failed (%s); cutting the increment to %.4g", number + 1,
+                                   target, error, increment)
                     continue
                 load, u, states, number = target, u_new, states_new, number + 1    # commit
-                done.append(Step(number, load, u.copy(), residuals, cutbacks, stress,
-                                 seconds=time.perf_counter() - step_start, timings=timings, cell_solves=solves))
+                step = Step(number, load, u.copy(), residuals, cutbacks, stress, seconds=time.perf_counter() - step_start,
+                            timings=timings, cell_solves=solves, failures=failures, tangent=tangent)
+                done.append(dataclasses.replace(step, tangent=None))   # the tangent goes to the callback only
                 if cutbacks == 0 and len(residuals) - 1 <= max_iterations // 2:
                     increment = min(2 * increment, 1.0)   # never beyond the whole load range
                 cutbacks = 0
-                logger.info("step %d: load %.4g converged in %d iterations (%.1f s)", number, load, len(residuals) - 1,
-                            time.perf_counter() - start)
+                logger.info("step %d: load %.4g converged in %d iterations (%.1f s); r_k/r_(k-1)^2: %s", number, load,
+                            len(residuals) - 1, time.perf_counter() - start,
+                            ", ".join(f"{v:.2g}" for v in step.ratios) or "-")
                 if callback is not None:
-                    callback(done[-1], u, states, self)
+                    callback(step, u, states, self)
                 if checkpoint is not None:  # histories kept on workers are gathered, once per step
                     portable = {name: (self.body.materials[name].histories(state)
                                        if hasattr(self.body.materials[name], "histories") else state)
                                 for name, state in states.items()}
                     _checkpoint.save(checkpoint, load=load, u=u, states=portable, increment=increment, number=number,
                                      ndofs=self.body.ndofs, inputs=inputs)
-                step_start, timings, solves = time.perf_counter(), _no_time(), _no_solves()
+                step_start, timings, solves, failures = time.perf_counter(), _no_time(), _no_solves(), []
         self.states = states
         return done
 
     def _newton(self, u, states, load, tol, max_iterations, timings=None, counts=None):
         """Newton from the committed field ``u`` and ``states`` to equilibrium at ``load``: (field,
-        new states, residual norms, stress). Each correction of the consistent tangent is damped by a
+        new states, residual norms, stress, tangent). Each correction of the consistent tangent is damped by a
         backtracking line search on the norm of the free residual: the full step is taken when it
         lowers the norm by the Armijo fraction, else it is halved, down to 1/64 (the smallest step is
         taken if none does). A trial point whose material points fail (a micro Newton or a return
@@ -274,7 +310,7 @@ class Problem:
                 raise _NewtonFailure(f"non-finite residual at iteration {iteration}")
             if norm <= tol:
                 self._check_strain_range(start, u, load)
-                return u, new, residuals, stress
+                return u, new, residuals, stress, tangent
             if iteration == max_iterations:
                 raise _NewtonFailure(f"no convergence in {max_iterations} iterations (|r| = {norm:.2e})")
             clock = time.perf_counter()
@@ -296,8 +332,10 @@ class Problem:
                 if trial_norm <= (1 - 1e-4 * step) * current:
                     break
                 if isinstance(answer, Exception) and step <= 1 / 4:   # a failure that short steps do not cure:
-                    raise _NewtonFailure(f"iteration {iteration + 1} failed down to the line search step "  # cut back
-                                         f"{step:g}: {answer}") from None
+                    failure = _NewtonFailure(f"iteration {iteration + 1} failed down to the line search step "  # cut back
+                                             f"{step:g}: {answer}")
+                    failure.point = getattr(answer, "point", None)   # (element, quadrature point) where known
+                    raise failure from None
                 if step <= 1 / 64:
                     break
                 step /= 2
@@ -320,7 +358,17 @@ class Problem:
 
 
 class _NewtonFailure(RuntimeError):
-    pass
+    point = None
+
+
+def _failure(load, increment, error):
+    """The record of an attempt cut back: the load tried, the increment after the cut, the reason,
+    and the element and quadrature point of a failed material point where the error names one."""
+    entry = {"load": float(load), "increment": float(increment), "reason": str(error), "error": type(error).__name__}
+    point = getattr(error, "point", None)
+    if isinstance(point, tuple) and len(point) == 2:
+        entry["element"], entry["quadrature point"] = int(point[0]), int(point[1])
+    return entry
 
 
 def _no_solves():

@@ -25,7 +25,8 @@ import numpy as np
 
 from ..cell import linalg, nonlinear
 from ..cell.conditions import condition
-from ..materials.law import Law
+from ..materials.hyperelastic import deformations
+from ..materials.law import DeformationError, Law
 from ..materials.viscoelastic import advance as advance_states, check_step, rate_dependent
 from ..parallel import Progress, WorkerLost
 
@@ -70,6 +71,8 @@ def _solve_points(cell, bc, settings, strains, histories, numbers, dt=None):
             failure = nonlinear.MicroDivergence(f"material point {numbers[i]}: {error}", error.residuals)
             failure.point = int(numbers[i])
             raise failure from None
+        except DeformationError as error:   # det F <= 0 inside the cell: named by the macro point (cut back)
+            raise DeformationError(f"material point {numbers[i]}, in its cell: {error}", int(numbers[i])) from None
         stress[i], tangent[i] = solution.stress, solution.tangent
         new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
                   "hill_mandel": solution.hill_mandel, "iterations": solution.iterations,
@@ -187,6 +190,8 @@ class RVELaw(Law):
             return strain @ C.T, np.broadcast_to(C, strain.shape + C.shape[-1:]), state
         shape = strain.shape[:-1]
         points = strain.reshape(-1, strain.shape[-1])
+        if self.physics == "finite strain":
+            deformations(points)   # DeformationError naming the first macro point with det F <= 0 (cut back)
         stress, tangent = np.empty_like(points), np.empty(points.shape + points.shape[-1:])
         bar = Progress(len(points), "cells", enabled=self.progress)
         if self.executor is None:
@@ -265,9 +270,16 @@ class RVELaw(Law):
         """Plane strain: sigma_zz of the points (...,), the cell average of the micro sigma_zz
         (:meth:`fe2.cell.body.Body.out_of_plane_stress` of the cell), for the strains (..., 3) and the
         state a response returned for them (its histories hold the converged cell fields). A linear cell, or a point
-        without history, answers from the virgin cell's unit fields."""
+        without history, answers from the virgin cell's unit fields. A finite-strain cell: P_zz, the
+        average over the reference cell of the micro P_zz (F_zz = 1 throughout), for the gradients
+        (..., 4); NaN for a point without history."""
         strain = np.asarray(strain, dtype=float)
-        out = strain @ self._out_of_plane_row
+        if self.physics == "finite strain":   # P_zz; a point without history: not known
+            out = np.full(strain.shape[:-1], np.nan)
+            if state is None:
+                return out
+        else:
+            out = strain @ self._out_of_plane_row
         if self.linear or state is None:
             return out
         histories = np.asarray(self.histories(state), dtype=object)

@@ -227,7 +227,7 @@ class Transient(Problem):
         stepper = copy.copy(self)
         stepper._scheme = scheme
         return stepper._newton(u, states, self.load(time_new), settings["newton_tol"], settings["max_iterations"],
-                               timings, solves)
+                               timings, solves)[:4]
 
     # --- the time loop ------------------------------------------------------------------------------
     def solve(self, t_end=None, dt=None, *, times=None, scheme="bdf2", tol=None, dt_min=None, dt_max=None,
