@@ -103,7 +103,7 @@ def main(argv=None):
             entries.append((stretches[k], name))
         write_pvd(args.out / f"{bc}.pvd", entries)
     last = args.out / f"periodic_{args.steps:03d}.vtu"
-    figure = render.cell_field(last, args.out / "rubber_particle_cell.png", "stress", "xx", warp=1.0, units="MPa")
+    figure = render.cell_field(last, args.out / "rubber_particle_cell.png", "cauchy_stress", "xx", warp=1.0, units="MPa")
     curve = bc_comparison(np.concatenate([[1.0], stretches]),
                           {**{bc: np.concatenate([[0.0], curves[bc]]) for bc in CONDITIONS},
                            "rubber alone": np.concatenate([[0.0], uniaxial_stress(RUBBER, stretches)])},

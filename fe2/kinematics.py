@@ -87,17 +87,36 @@ def inverse(F):
         return cof / det[..., None, None], det
 
 
+def volume_change(H):
+    """J - 1 = det(I + H) - 1 of displacement gradients H (..., dim, dim), without the cancellation of
+    forming I + H: tr H + (the sum of the principal 2x2 minors of H) + det H (3D; 2D: tr H + det H)."""
+    H = np.asarray(H, dtype=float)
+    dim = H.shape[-1]
+    trace = np.trace(H, axis1=-2, axis2=-1)
+    if dim == 1:
+        return trace
+    if dim == 2:
+        return trace + H[..., 0, 0] * H[..., 1, 1] - H[..., 0, 1] * H[..., 1, 0]
+    minors = 0.5 * (trace**2 - np.einsum("...ij,...ji->...", H, H))
+    return trace + minors + np.linalg.det(H)
+
+
+def green_lagrange(F=None, H=None):
+    """E = (F^T F - I) / 2 (..., dim, dim), from F or, without cancellation at small strain, from the
+    displacement gradient H (matrices): (H + H^T + H^T H) / 2."""
+    if H is None:
+        F = np.asarray(F, dtype=float)
+        return 0.5 * (np.swapaxes(F, -1, -2) @ F - np.eye(F.shape[-1]))
+    H = np.asarray(H, dtype=float)
+    Ht = np.swapaxes(H, -1, -2)
+    return 0.5 * (H + Ht + Ht @ H)
+
+
 def cauchy(P, F):
     """The Cauchy stress sigma = P F^T / J (..., dim, dim) of first Piola-Kirchhoff stresses P and
     deformation gradients F (both (..., dim, dim))."""
     P, F = np.asarray(P, dtype=float), np.asarray(F, dtype=float)
     return P @ np.swapaxes(F, -1, -2) / jacobian(F)[..., None, None]
-
-
-def green_lagrange(F):
-    """E = (F^T F - I) / 2 (..., dim, dim)."""
-    F = np.asarray(F, dtype=float)
-    return 0.5 * (np.swapaxes(F, -1, -2) @ F - np.eye(F.shape[-1]))
 
 
 def tangent_matrix(A):

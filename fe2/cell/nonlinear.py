@@ -123,7 +123,15 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
             return np.inf, None
 
     if guess is None and cell.physics.name == "finite strain":
-        u = rotated_predictor(cell, cell.linearize().bind(bc, solver), strain)
+        virgin = cell.linearize().bind(bc, solver)
+        u = rotated_predictor(cell, virgin, strain)
+        if not static:
+            # in the admissible space exactly: the affine field of H plus the predictor's fluctuation taken
+            # at the reduced DOFs (R U = F only to round-off, which at small H is a large relative error)
+            free = dof_map >= 0
+            w = np.zeros(n)
+            w[dof_map[free]] = (u - cell.affine @ strain)[free]
+            u = cell.affine @ strain + virgin.expand(w)
     elif static:
         u = cell.affine @ strain if guess is None else np.array(guess, dtype=float)
     else:

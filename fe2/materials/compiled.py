@@ -207,11 +207,24 @@ def _neo_hookean(H, dim, mu, lam, P, A):
         for i in range(dim):
             for j in range(dim):
                 Finv[i, j] = cof[j, i] / J
-        logJ = np.log(J)
+        # ln J from J - 1 = tr H + the principal 2x2 minors of H + det H: no cancellation at small strain
+        change = 0.0
+        for i in range(dim):
+            change += H[k, i * dim + i]
+            for j in range(i + 1, dim):
+                change += H[k, i * dim + i] * H[k, j * dim + j] - H[k, i * dim + j] * H[k, j * dim + i]
+        if dim == 3:
+            change += (H[k, 0] * (H[k, 4] * H[k, 8] - H[k, 5] * H[k, 7]) - H[k, 1] * (H[k, 3] * H[k, 8] - H[k, 5] * H[k, 6])
+                       + H[k, 2] * (H[k, 3] * H[k, 7] - H[k, 4] * H[k, 6]))
+        logJ = np.log1p(change)
         c = mu - lam * logJ
         for a in range(dim * dim):
             i, J_ = a // dim, a % dim
-            P[k, a] = mu * (F[i, J_] - Finv[J_, i]) + lam * logJ * Finv[J_, i]
+            # F - F^-T = H + H^T F^-T (as I - F^-1 = F^-1 H): no cancellation at small strain
+            shear = H[k, a]
+            for m in range(dim):
+                shear += H[k, m * dim + i] * Finv[J_, m]
+            P[k, a] = mu * shear + lam * logJ * Finv[J_, i]
             for b in range(a, dim * dim):                 # the upper triangle, mirrored: A symmetric bit for bit
                 kk, L = b // dim, b % dim
                 value = c * Finv[J_, kk] * Finv[L, i] + lam * Finv[J_, i] * Finv[L, kk]

@@ -43,11 +43,11 @@ class _Hyperelastic(Law):
 
     def energy(self, H):
         """The strain energy density W per reference volume at the gradients H (..., dim^2)."""
-        return self._energy(deformations(H))
+        return self._energy(deformations(H), kinematics.from_vector(H))
 
     def response(self, strain, state=None):
         F = deformations(strain)
-        P, A = self._stress_tangent(F)
+        P, A = self._stress_tangent(F, kinematics.from_vector(strain))
         return kinematics.to_vector(P), kinematics.tangent_matrix(A), state
 
     def __repr__(self):
@@ -81,17 +81,19 @@ class NeoHookean(_Hyperelastic):
         """:meth:`response` by numpy (the reference of the compiled kernel)."""
         return super().response(strain, state)
 
-    def _energy(self, F):
-        dim = F.shape[-1]
-        logJ = np.log(np.linalg.det(F))
-        return 0.5 * self.mu * (np.sum(F * F, axis=(-2, -1)) - dim) - self.mu * logJ + 0.5 * self.lam * logJ**2
+    def _energy(self, F, H):
+        logJ = np.log1p(kinematics.volume_change(H))
+        # tr C - dim = 2 tr H + H : H
+        return (0.5 * self.mu * (2 * np.trace(H, axis1=-2, axis2=-1) + np.sum(H * H, axis=(-2, -1))) - self.mu * logJ
+                + 0.5 * self.lam * logJ**2)
 
-    def _stress_tangent(self, F):
+    def _stress_tangent(self, F, H):
         dim = F.shape[-1]
-        Finv, J = kinematics.inverse(F)
+        Finv = kinematics.inverse(F)[0]
         FinvT = np.swapaxes(Finv, -1, -2)
-        logJ = np.log(J)[..., None, None]
-        P = self.mu * (F - FinvT) + self.lam * logJ * FinvT
+        logJ = np.log1p(kinematics.volume_change(H))[..., None, None]
+        # F - F^-T = H + H^T F^-T (as I - F^-1 = F^-1 H): no cancellation at small strain
+        P = self.mu * (H + np.swapaxes(H, -1, -2) @ FinvT) + self.lam * logJ * FinvT
         A = (self.mu * np.einsum("ik,JL->iJkL", np.eye(dim), np.eye(dim))
              + (self.mu - self.lam * logJ[..., None, None]) * np.einsum("...Jk,...Li->...iJkL", Finv, Finv)
              + self.lam * np.einsum("...Ji,...Lk->...iJkL", Finv, Finv))
@@ -108,15 +110,15 @@ class SaintVenantKirchhoff(_Hyperelastic):
     ellipticity.
     """
 
-    def _energy(self, F):
-        E = kinematics.green_lagrange(F)
+    def _energy(self, F, H):
+        E = kinematics.green_lagrange(H=H)
         trace = np.trace(E, axis1=-2, axis2=-1)
         return 0.5 * self.lam * trace**2 + self.mu * np.sum(E * E, axis=(-2, -1))
 
-    def _stress_tangent(self, F):
+    def _stress_tangent(self, F, H):
         dim = F.shape[-1]
         I = np.eye(dim)
-        E = kinematics.green_lagrange(F)
+        E = kinematics.green_lagrange(H=H)
         S = self.lam * np.trace(E, axis1=-2, axis2=-1)[..., None, None] * I + 2 * self.mu * E
         P = F @ S
         # F_iM C_MJNL F_kN = lambda F_iJ F_kL + mu (F_iM F_kM d_JL + F_iL F_kJ)
