@@ -48,6 +48,17 @@ def _finish_loglog(figure, ax, x, path, xlabel, ylabel, title):
     return _save(figure, path)
 
 
+def _finish(figure, ax, path, xlabel, ylabel, title=None):
+    """Axis labels, a light grid, the legend and the title, then :func:`_save`."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return _save(figure, path)
+
+
 def _save(figure, path):
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -261,13 +272,7 @@ def stability(curves, path, critical=None, styles=None, xlabel="stretch", ylabel
     colours = iter(["tab:red", "tab:purple", "tab:brown", "tab:gray"] * 4)
     for label, x in (critical or {}).items():
         ax.axvline(float(x), color=next(colours), ls="--", lw=1, label=f"{label}: {float(x):.5g}")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return _save(figure, path)
+    return _finish(figure, ax, path, xlabel, ylabel, title)
 
 
 def bc_comparison(sizes, moduli, path, bounds=None, ylabel="effective modulus", xlabel="cell size", title=None):
@@ -302,13 +307,7 @@ def bc_comparison(sizes, moduli, path, bounds=None, ylabel="effective modulus", 
         if not np.isfinite(value):
             raise ValueError(f"bound {key!r} is not finite: {value}")
         ax.axhline(value, color=colour, ls=style, lw=1, label=label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    return _save(figure, path)
+    return _finish(figure, ax, path, xlabel, ylabel, title)
 
 
 def msfem_error(H, errors, path, eps=None, xlabel="H", ylabel="relative error", title=None):

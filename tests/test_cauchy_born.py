@@ -13,6 +13,7 @@ from fe2 import kinematics, stability
 from fe2.cell import nonlinear
 from fe2.materials.cauchy_born import Bravais, CauchyBorn, LennardJones, Morse, PairPotential
 from fe2.materials.law import DeformationError
+from test_finite_strain import rotation
 
 LJ = LennardJones(epsilon=1.3, sigma=0.9)
 MORSE = Morse(D=0.8, a=4.0, r_e=1.1)
@@ -26,15 +27,6 @@ def mandel_isotropic(lam, mu):
 def mandel_cubic(C11, C12, C44):
     C = np.full((3, 3), C12) + np.eye(3) * (C11 - C12)
     return np.block([[C, np.zeros((3, 3))], [np.zeros((3, 3)), 2 * C44 * np.eye(3)]])
-
-
-def rotation(dim, angle=0.7):
-    c, s = np.cos(angle), np.sin(angle)
-    if dim == 2:
-        return np.array([[c, -s], [s, c]])
-    Rz = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-    c, s = np.cos(angle / 2), np.sin(angle / 2)
-    return Rz @ np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
 
 
 @pytest.mark.parametrize("potential", [LJ, MORSE], ids=repr)
