@@ -48,14 +48,14 @@ class Pattern:
             values = values * self._weights
         return np.bincount(self._slots.ravel(), weights=values.ravel(), minlength=self.nnz + 1)[:self.nnz]
 
-    def stiffness(self, B, dx, tangent, base=None, base_data=None):
+    def stiffness(self, B, dx, tangent, base=None, base_data=None, rows=None):
         """The stored values of T^T K T for the tangent (nel, 1 or nqp, n, n), with the strain operator
         B (nel, nqp, n, nloc) and weights dx (nel, nqp) of the body, by the compiled kernel of
         :mod:`fe2.cell.compiled` (needs numba; :meth:`data` of the element matrices is the same).
         ``base_data``: the values for the tangent ``base``; then only the elements whose tangent
-        differs from ``base`` are computed."""
+        differs from ``base`` are computed. ``rows``: the structure of B's columns (:attr:`fe2.cell.body.Body.rows`)."""
         return compiled.stiffness_data(B, dx, tangent, self._a, self._b, self._slots, self._weights, self.nnz,
-                                       base, base_data)
+                                       base, base_data, rows)
 
     @functools.cached_property
     def symbolic(self):

@@ -85,6 +85,7 @@ class Body:
         self.ndofs = int(self.basis.N) * ncomp
         grads = np.stack([phi.grad for (phi,) in self.basis.basis])          # (nloc, dim, nel, nqp)
         self.B = self.physics.strain_operator(grads)                          # (nel, nqp, n, nloc)
+        self.rows = self.physics.rows(grads.shape[0])   # (nloc, r): where each column of B may be nonzero
         self.dx = np.asarray(self.basis.dx)                                   # (nel, nqp)
 
         self.volume = float(self.dx.sum())

@@ -9,6 +9,8 @@ pair touches a fixed DOF and is dropped),
 
     data[slot[e, p]] += weight[e, p] * w_q sum_ij B_ia (C - C0)_ij B_jb,
 
+the sums over i and j taken only over the rows where B's columns a and b can be nonzero,
+
 starting from the data of a base tangent C0 (the virgin cell's, assembled once) and skipping every
 element whose tangent equals C0 bit for bit: K is linear in C, and in a micro Newton iteration the
 linear phases and the points still elastic keep their virgin tangent. One kernel is compiled per
@@ -26,12 +28,15 @@ from ..materials.compiled import AVAILABLE, numba
 def _kernel(n, nloc, npairs):
     """The stiffness kernel for strain size n, nloc local DOFs and npairs upper pairs."""
 
-    def add(B, dx, tangent, base, a, b, slot, weight, data):
+    def add(B, dx, tangent, base, a, b, slot, weight, data, rows):
         """data += the stiffness of (tangent - base) over the elements where they differ. B (nel, nqp,
         n, nloc), dx (nel, nqp), tangent and base (nel, 1 or nqp, n, n), the pairs a[p] <= b[p], slot
-        (nel, npairs) (len(data): dropped) and weight (nel, npairs). Returns how many elements differ."""
+        (nel, npairs) (len(data): dropped) and weight (nel, npairs); rows (nloc, r): the strain rows
+        where each local DOF's column of B may be nonzero (the others are zero in every element).
+        Returns how many elements differ."""
         nqp = B.shape[1]
         nnz = data.size
+        r = rows.shape[1]
         CB = np.empty((n, nloc))
         C = np.empty((nqp, n, n))
         per_point, base_per_point = tangent.shape[1] > 1, base.shape[1] > 1
@@ -53,7 +58,8 @@ def _kernel(n, nloc, npairs):
                 for i in range(n):
                     for k in range(nloc):
                         value = 0.0
-                        for j in range(n):
+                        for t in range(r):
+                            j = rows[k, t]
                             value += C[q, i, j] * B[e, q, j, k]
                         CB[i, k] = w * value
                 for p in range(npairs):
@@ -61,7 +67,8 @@ def _kernel(n, nloc, npairs):
                     if s < nnz:
                         ap, bp = a[p], b[p]
                         value = 0.0
-                        for i in range(n):
+                        for t in range(r):
+                            i = rows[ap, t]
                             value += B[e, q, i, ap] * CB[i, bp]
                         data[s] += weight[e, p] * value
         return changed
@@ -75,15 +82,18 @@ def kernel(n, nloc, npairs):
     return _kernel(n, nloc, npairs)
 
 
-def stiffness_data(B, dx, tangent, a, b, slot, weight, nnz, base=None, base_data=None):
+def stiffness_data(B, dx, tangent, a, b, slot, weight, nnz, base=None, base_data=None, rows=None):
     """The stored values of the stiffness of ``tangent`` on a pattern (see the module docstring);
-    from ``base_data``, the data of the tangent ``base``, when both are given."""
+    from ``base_data``, the data of the tangent ``base``, when both are given. ``rows`` (nloc, r): the
+    rows of B where each local DOF's column may be nonzero (:meth:`fe2.cell.body.Body.rows`; default
+    all n): the products skip the others (a third of the rows for 3D elasticity at finite strain)."""
     n, nloc = B.shape[2:]
     if base is None:
         base, data = np.zeros((B.shape[0], 1, n, n)), np.zeros(nnz)
     else:
         data = np.array(base_data, dtype=float)
-    kernel(n, nloc, a.size)(B, dx, tangent, base, a, b, slot, weight, data)
+    rows = np.tile(np.arange(n), (nloc, 1)) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    kernel(n, nloc, a.size)(B, dx, tangent, base, a, b, slot, weight, data, rows)
     return data
 
 

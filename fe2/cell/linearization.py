@@ -62,10 +62,11 @@ class Linearization:
             if not compiled.AVAILABLE or "element_matrices" in self.__dict__:
                 data = pattern.data(self.element_matrices)
             elif self is self.body.virgin:
-                data = pattern.stiffness(self.body.B, self.body.dx, self.tangent)
+                data = pattern.stiffness(self.body.B, self.body.dx, self.tangent, rows=self.body.rows)
             else:  # the virgin values plus the elements whose tangent has changed
                 virgin = self.body.virgin
-                data = pattern.stiffness(self.body.B, self.body.dx, self.tangent, virgin.tangent, virgin.stiffness(pattern))
+                data = pattern.stiffness(self.body.B, self.body.dx, self.tangent, virgin.tangent, virgin.stiffness(pattern),
+                                         self.body.rows)
             data.flags.writeable = False
             self._data[pattern] = data
         return self._data[pattern]

@@ -53,6 +53,10 @@ class Conduction:
     def affine(self, doflocs, comp, origin):
         return (doflocs - origin[:, None]).T
 
+    def rows(self, nloc):
+        """(nloc, r): the rows of B where the column of each local DOF may be nonzero (here all)."""
+        return np.tile(np.arange(self.size), (nloc, 1))
+
     def rigid_modes(self, doflocs, comp, origin):
         return np.ones((doflocs.shape[1], 1))
 
@@ -82,6 +86,11 @@ class Elasticity:
             B[k, :, j] += 0.5 * w[k] * grads[:, i]
         # contiguous: the batched products and compiled kernels over elements run several times faster
         return np.ascontiguousarray(B.transpose(3, 4, 0, 1, 2)).reshape(nel, nqp, self.size, nloc * dim)
+
+    def rows(self, nloc):
+        """(nloc * dim, dim): the strain rows of the DOF (a, c): the Mandel components ij with c in (i, j)."""
+        per_component = [[k for k, pair in enumerate(notation.PAIRS[self.dim]) if c in pair] for c in range(self.dim)]
+        return np.tile(np.array(per_component), (nloc, 1))
 
     def affine(self, doflocs, comp, origin):
         x = doflocs - origin[:, None]
@@ -125,6 +134,11 @@ class FiniteStrain(Elasticity):
             B[c, :, :, c] = grads.transpose(1, 0, 2, 3)
         return np.ascontiguousarray(B.reshape(dim * dim, nloc, dim, nel, nqp).transpose(3, 4, 0, 1, 2)).reshape(
             nel, nqp, dim * dim, nloc * dim)
+
+    def rows(self, nloc):
+        """(nloc * dim, dim): the gradient rows of the DOF (a, c): H_cJ, J = 0 .. dim - 1."""
+        per_component = np.arange(self.dim)[:, None] * self.dim + np.arange(self.dim)
+        return np.tile(per_component, (nloc, 1))
 
     def affine(self, doflocs, comp, origin):
         """u_c(x) = H_cJ x_J for each unit gradient H."""
