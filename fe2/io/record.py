@@ -6,7 +6,9 @@ is called by :class:`fe2.io.MacroWriter` after it wrote a step. The first step c
 with the inputs of the run (mesh, materials per phase, boundary conditions, solver settings and
 backend, executor); every step appends its load, Newton residuals, cut-backs, wall time and its split,
 micro Newton iterations, the micro residual histories of the written micro points, the worst
-Hill-Mandel residual (element and centroid) and the largest plastic strain. A restarted run (a step
+Hill-Mandel residual (element and centroid), the largest plastic strain and, per phase whose law
+reports on its state (``law.record(state)``, e.g. :class:`fe2.surrogate.AdaptiveRVELaw`: the active
+fraction and the measured error), that report. A restarted run (a step
 number that does not follow the last recorded one) drops the recorded steps from that number on,
 as the PVD series does. The file is replaced atomically, so a killed run leaves a readable record.
 :func:`fe2.io.report.write_report` turns it into a report.
@@ -185,6 +187,10 @@ def step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
             "centroid": mesh.p[:, mesh.t[:, worst]].mean(axis=1).tolist()},
         "plastic_strain": {"max": float(plastic_strain.max()) if plastic_strain.size else 0.0,
                            "element": int(np.argmax(plastic_strain)) if plastic_strain.size else None},
+        "laws": {name: {key: None if isinstance(value, float) and np.isnan(value) else value   # NaN is not JSON
+                        for key, value in body.materials[name].record(states[name]).items()}
+                 for name in body.phases if callable(getattr(body.materials[name], "record", None))
+                 and states.get(name) is not None} or None,
     }
 
 

@@ -257,6 +257,13 @@ class AdaptiveRVELaw(Law):
         gives them (the macro writer's)."""
         return self.rve.summaries(state.histories.reshape(state.shape))
 
+    def out_of_plane_stress(self, strain, state=None):
+        """Plane strain: sigma_zz of the points (...,), the cell average of the micro sigma_zz of each
+        point's history (a shared point's: its reduced field, or its leader's), as
+        :meth:`fe2.RVELaw.out_of_plane_stress` gives it for the strains (..., 3) and the state a
+        response returned for them."""
+        return self.rve.out_of_plane_stress(strain, None if state is None else state.histories.reshape(state.shape))
+
     def record(self, state):
         """What the run record reports of a committed ``state``: the active fraction, cell solves and
         measured error of its step; the active fraction and radius of the next step; how many points and
