@@ -7,7 +7,7 @@ import fe2
 from fe2.macro import Dirichlet, Problem
 from fe2.macro.boundary import dirichlet_dofs
 from fe2.surrogate import AdaptiveRVELaw
-from fe2.surrogate.adaptive import Sharing
+from fe2.surrogate.adaptive import Sharing, stack, unstack
 
 from conftest import plate
 
@@ -132,6 +132,22 @@ def test_reduced_answer_converges_at_its_theoretical_orders():
             errors.append(np.linalg.norm(reduced - full.stress) / np.linalg.norm(full.stress))
         slope = np.polyfit(np.log(s), np.log(errors), 1)[0]
         assert abs(slope - order) < 0.15, (order, slope, errors)   # measured 2.99 and 1.00
+
+
+def test_a_batch_of_fields_responds_as_each_field():
+    """Body.respond on a batch of strain fields (k, nel, nqp, n) with stacked histories gives, bit for
+    bit, what it gives for each field alone (the reduced answers of one leader's points are batched)."""
+    cell = plate().body.materials["plate"].cell
+    rng = np.random.default_rng(1)
+    fields = 4e-3 * rng.standard_normal((3,) + cell.dx.shape + (3,))
+    histories = [cell.respond(0.8 * f, None)[2] for f in fields]   # a plastic history per field
+    assert all(np.max(h["matrix"]["p"]) > 0 for h in histories)
+    stress, tangent, new = cell.respond(fields, stack(histories, cell.initial_states()))
+    for k, (field, history) in enumerate(zip(fields, histories)):
+        alone = cell.respond(field, history)
+        assert np.array_equal(stress[k], alone[0]) and np.array_equal(tangent[k], alone[1])
+        part = unstack(new, 3)[k]
+        assert np.array_equal(part["matrix"]["p"], alone[2]["matrix"]["p"]) and part["fiber"] is None
 
 
 def test_trial_carry_converges_linearly(runs):

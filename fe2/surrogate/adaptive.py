@@ -29,13 +29,14 @@ shares it answers from the leader's cell. How, is the ``carry``:
 
       S_i = <(B U_L)^T sigma>,    C_i = dS_i/dE = <(B U_L)^T C_micro (B U_L)>,
 
-  symmetric, and a function of E alone during the step (u_L, U_L and h_i are committed): its tangent
-  is its exact derivative, so the macro Newton keeps its quadratic rate. It is exact at E = E_L for
-  h_i = h_L (an equilibrated field: <(B U_L)^T sigma> = <sigma>). Being the derivative of the energy
-  on the reduced space, it is stationary in the error of the fluctuation field: with the unit fields
-  of the linearization at the point's own history the error is third order in E - E_L; the
-  committed unit fields are those of the leader's last increment, not of the next, and the error is
-  first order in the step with a constant quadratic in that mismatch (tests/test_adaptive.py).
+  symmetric where the micro tangent is (J2, the conductors), and a function of E alone during the
+  step (u_L, U_L and h_i are committed): its tangent is its exact derivative, so the macro Newton
+  keeps its quadratic rate. It is exact at E = E_L for h_i = h_L (an equilibrated field:
+  <(B U_L)^T sigma> = <sigma>). Being the derivative of the energy on the reduced space, it is
+  stationary in the error of the fluctuation field: with the unit fields of the linearization at
+  the point's own history the error is third order in E - E_L; the committed unit fields are those
+  of the leader's last increment, not of the next, and the error is first order in the step, with
+  a constant of second order in that mismatch (tests/test_adaptive.py).
   Where the step yields, the return mapping caps the micro stress: measured ~1e-2 of the stress at
   the onset of yield, against ~1e-1 for "committed" (docs/surrogates.md). The point keeps its own
   history: the micro state of that return mapping and the reduced field, from which its micro
