@@ -94,6 +94,22 @@ def test_plate_with_hole(tmp_path, capsys):
         assert_picture(tmp_path / "figures" / name)
 
 
+def test_adaptive_j2_plate(tmp_path, capsys):
+    summary = run_case("adaptive_j2_plate.py", "--quick", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    assert "surrogate: refused" in out and "within the tolerance: yes" in out
+    full, adaptive = summary["rows"]
+    assert full["cell_solves"] > 1.5 * adaptive["cell_solves"] and adaptive["active_fraction"] < 0.6
+    assert max(adaptive["reaction_error"], adaptive["field_error"]) < adaptive["tol"]
+    assert "| adaptive, tol 0.05 |" in (tmp_path / "table.md").read_text()
+    assert (tmp_path / "table.csv").read_text().count("\n") == 3
+    for run in ("full", "adaptive_tol0.05"):
+        assert (tmp_path / run / "macro.pvd").is_file()
+    record = json.loads((tmp_path / "adaptive_tol0.05" / "run.json").read_text())   # the law's record per step
+    assert [s["laws"]["plate"]["active_fraction"] for s in record["steps"]] == summary["curves"]["adaptive, tol 0.05"]["active_fraction"]
+    assert_picture(tmp_path / "adaptive_j2_plate.png")
+
+
 @pytest.mark.parametrize("physics", ["conduction", "elasticity"])
 def test_fe2_converges_to_dns_as_the_cell_shrinks(physics, tmp_path):
     """||u_DNS - u_FE2|| = O(eps): the error halves with the cell size."""

@@ -228,21 +228,22 @@ class Body:
 
     def respond(self, strain, states=None):
         """The phase laws at the quadrature points: (stress, tangent, new states) for a strain field
-        (nel, nqp, n). ``states``: dict phase -> state of that phase's points (None for no history);
+        (nel, nqp, n), or a batch of fields (..., nel, nqp, n) whose states' arrays carry the same
+        leading axes. ``states``: dict phase -> state of that phase's points (None for no history);
         the new states are new objects, the given ones are not modified."""
         stress = np.empty_like(strain)
         tangent = np.empty(strain.shape + strain.shape[-1:])
         new = {}
         for index, name in enumerate(self.phases):
-            elements = self._phase_index[index]
+            elements = (Ellipsis, self._phase_index[index], slice(None), slice(None))   # axis -3 of a field
             law = self.materials[name]
             if not law.linear:  # a nonlinear law with (possibly) history
                 state = None if states is None else states.get(name)
                 try:
-                    stress[elements], tangent[elements], new[name] = law.response(strain[elements], state)
+                    stress[elements], tangent[elements + (slice(None),)], new[name] = law.response(strain[elements], state)
                 except RuntimeError as error:  # name the element and quadrature point of a failed cell solve
                     point = getattr(error, "point", None)
-                    if point is None:
+                    if point is None or strain.ndim != 3:
                         raise
                     element, q = self.phase_elements[index][point // strain.shape[1]], point % strain.shape[1]
                     located = copy.copy(error)  # same type and details (residuals), located message
@@ -250,8 +251,8 @@ class Body:
                     located.point = (element, q)
                     raise located from None
             else:  # linear, possibly a coefficient field: its tangent at the quadrature points
-                C = self.elastic_tangent[elements]
-                tangent[elements] = C
+                C = self.elastic_tangent[self._phase_index[index]]
+                tangent[elements + (slice(None),)] = C
                 stress[elements], new[name] = (C @ strain[elements][..., None])[..., 0], None
         return stress, tangent, new
 

@@ -41,7 +41,9 @@ class MicroDivergence(RuntimeError):
 @dataclasses.dataclass
 class MicroSolution:
     """A converged micro solve: averaged stress, consistent tangent, new history, field, residuals,
-    and the cell linearized at the converged micro tangent."""
+    the cell linearized at the converged micro tangent and ``unit_fields`` (ndofs, n), the micro fields
+    of the unit macro strains at that linearization, with which the tangent was condensed: the field
+    of the macro strain E + dE is field + unit_fields @ dE to first order in dE."""
 
     stress: np.ndarray
     tangent: np.ndarray
@@ -51,6 +53,7 @@ class MicroSolution:
     hill_mandel: float = 0.0
     linearization: object = dataclasses.field(default=None, repr=False)
     elastic: bool = False   # every micro point answered with its elastic tangent (the virgin cell's tangent)
+    unit_fields: np.ndarray = dataclasses.field(default=None, repr=False)
 
     @property
     def iterations(self):
@@ -159,7 +162,7 @@ def solve(cell, strain, bc, state=None, *, guess=None, tol=1e-10, max_iterations
                 problem = bc.problem(bc, cell.linearize(tangent), solver=solver)
             hill_mandel = field_averages(cell, eps[..., None], stress[..., None], cell.mean_strain(u)[None])[2][0]
             return MicroSolution(cell.average(stress), problem.tangent(), new_state, u, residuals, hill_mandel,
-                                 problem.linearization, elastic)
+                                 problem.linearization, elastic, problem.unit_fields())
         if iteration == max_iterations:
             break
         # a cell problem of its own, not cached by the linearization: when the next iteration drops

@@ -8,9 +8,11 @@ backend, executor; "kinematics": small or finite strain); every step appends its
 residuals and their ratios r_k / r_(k-1)^2, the reactions on the Dirichlet boundaries, cut-backs with the reason of each (the element and
 quadrature point of a failed material point, e.g. det F <= 0), wall time and its split,
 micro Newton iterations, the micro residual histories of the written micro points, the worst
-Hill-Mandel residual (element and centroid) and the largest plastic strain; at finite strain the
-least ellipticity of the macro tangent and where (:func:`fe2.io.writer.ellipticity_fields`), and
-on the first step where it is <= 0, "ellipticity loss" (also the record's top-level "stability"). A restarted run (a step
+Hill-Mandel residual (element and centroid), the largest plastic strain and, per phase whose law
+reports on its state (``law.record(state)``, e.g. :class:`fe2.surrogate.AdaptiveRVELaw`: the active
+fraction and the measured error), that report; at finite strain the least ellipticity of the macro
+tangent and where (:func:`fe2.io.writer.ellipticity_fields`), and on the first step where it is
+<= 0, "ellipticity loss" (also the record's top-level "stability"). A restarted run (a step
 number that does not follow the last recorded one) drops the recorded steps from that number on,
 as the PVD series does. The file is replaced atomically, so a killed run leaves a readable record.
 :func:`fe2.io.report.write_report` turns it into a report.
@@ -206,6 +208,10 @@ def step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
             "centroid": mesh.p[:, mesh.t[:, worst]].mean(axis=1).tolist()},
         "plastic_strain": {"max": float(plastic_strain.max()) if plastic_strain.size else 0.0,
                            "element": int(np.argmax(plastic_strain)) if plastic_strain.size else None},
+        "laws": {name: {key: None if isinstance(value, float) and np.isnan(value) else value   # NaN is not JSON
+                        for key, value in body.materials[name].record(states[name]).items()}
+                 for name in body.phases if callable(getattr(body.materials[name], "record", None))
+                 and states.get(name) is not None} or None,
     }
 
 

@@ -197,7 +197,7 @@ class MacroWriter:
             elements = np.flatnonzero(body.phase == index)
             if state is None:
                 continue
-            if isinstance(law, RVELaw):
+            if callable(getattr(law, "summaries", None)):    # cell-backed: RVELaw, AdaptiveRVELaw
                 law_p, law_hm = law.summaries(state)
                 p[elements], hm[elements] = law_p.mean(axis=1), law_hm.max(axis=1)
             elif isinstance(state, dict) and "p" in state:

@@ -53,30 +53,38 @@ class Stepped:
         return f"Stepped({self.state!r}, dt={self.dt:g})"
 
 
-def _solve_points(cell, bc, settings, strains, histories, numbers, dt=None):
-    """Cell solves of the points (m, n) from their histories: stress, tangent, new histories.
+def solve_point(cell, bc, settings, strain, history, number, dt=None):
+    """One point's cell solve at the macro ``strain`` from its ``history`` (None: virgin; its field is
+    the start of the micro Newton): (the :class:`fe2.cell.nonlinear.MicroSolution`, the new history).
     ``settings``: the keywords of :func:`fe2.nonlinear.solve` (tol, max_iterations, solver);
-    ``numbers``: the points' indices among all of the law's points (named in errors); ``dt``: the
-    time step of the rate-dependent phases (None: as their histories hold it)."""
+    ``number``: the point's index among all of the law's points (named in errors, and as the
+    ``point`` attribute of the MicroDivergence raised); ``dt``: the time step of the rate-dependent
+    phases (None: as the history holds it)."""
+    micro, guess = (None, None) if history is None else (history["micro"], history["field"])
+    if dt is not None:
+        micro = advance_states(cell.materials, cell.initial_states() if micro is None else micro, dt)
+    try:
+        solution = nonlinear.solve(cell, strain, bc, micro, guess=guess, **settings)
+    except nonlinear.MicroDivergence as error:
+        failure = nonlinear.MicroDivergence(f"material point {number}: {error}", error.residuals)
+        failure.point = int(number)
+        raise failure from None
+    except DeformationError as error:   # det F <= 0 inside the cell: named by the macro point (cut back)
+        raise DeformationError(f"material point {number}, in its cell: {error}", int(number)) from None
+    return solution, {"micro": solution.state, "field": solution.field, "strain": strain,
+                      "hill_mandel": solution.hill_mandel, "iterations": solution.iterations,
+                      "residuals": list(solution.residuals), "elastic": solution.elastic}
+
+
+def _solve_points(cell, bc, settings, strains, histories, numbers, dt=None):
+    """Cell solves of the points (m, n) from their histories (:func:`solve_point`): stress, tangent,
+    new histories; ``numbers``: the points' indices among all of the law's points."""
     stress = np.empty_like(strains)
     tangent = np.empty(strains.shape + strains.shape[-1:])
     new = np.empty(len(strains), dtype=object)
     for i, (E, history) in enumerate(zip(strains, histories)):
-        micro, guess = (None, None) if history is None else (history["micro"], history["field"])
-        if dt is not None:
-            micro = advance_states(cell.materials, cell.initial_states() if micro is None else micro, dt)
-        try:
-            solution = nonlinear.solve(cell, E, bc, micro, guess=guess, **settings)
-        except nonlinear.MicroDivergence as error:
-            failure = nonlinear.MicroDivergence(f"material point {numbers[i]}: {error}", error.residuals)
-            failure.point = int(numbers[i])
-            raise failure from None
-        except DeformationError as error:   # det F <= 0 inside the cell: named by the macro point (cut back)
-            raise DeformationError(f"material point {numbers[i]}, in its cell: {error}", int(numbers[i])) from None
+        solution, new[i] = solve_point(cell, bc, settings, E, history, numbers[i], dt)
         stress[i], tangent[i] = solution.stress, solution.tangent
-        new[i] = {"micro": solution.state, "field": solution.field, "strain": E,
-                  "hill_mandel": solution.hill_mandel, "iterations": solution.iterations,
-                  "residuals": list(solution.residuals), "elastic": solution.elastic}
     return stress, tangent, new
 
 
