@@ -67,7 +67,7 @@ def ellipticity(A, samples=None, rounds=12):
         return (nn @ AJL).reshape(len(A4), n.shape[-2], dim, dim)
 
     trial = directions(dim, samples)
-    lowest = _lowest(acoustic(trial[None]))
+    lowest = least_eigenvalue(acoustic(trial[None]))
     n = trial[np.argmin(lowest, axis=1)]                        # (points, dim)
     radius = 2.0 * np.sqrt((np.pi if dim == 2 else 2 * np.pi) / len(trial))   # about two sample spacings
     steps = np.linspace(-1.0, 1.0, 9)
@@ -76,14 +76,14 @@ def ellipticity(A, samples=None, rounds=12):
         tangents = _tangent_basis(n)                            # (points, dim - 1, dim)
         local = n[:, None] + radius * grid @ tangents           # (points, k, dim)
         local /= np.linalg.norm(local, axis=-1, keepdims=True)
-        lowest = _lowest(acoustic(local))
+        lowest = least_eigenvalue(acoustic(local))
         n = local[np.arange(len(n)), np.argmin(lowest, axis=1)]
         radius /= 3.0
     values, vectors = np.linalg.eigh(np.einsum("piJkL,pJ,pL->pik", A4, n, n))
     return values[:, 0].reshape(shape), n.reshape(shape + (dim,)), vectors[..., 0].reshape(shape + (dim,))
 
 
-def _lowest(Q):
+def least_eigenvalue(Q):
     """The least eigenvalue of the symmetric parts of matrices Q (..., dim, dim), in closed form (several
     times faster than LAPACK on many small matrices): 2x2 by the quadratic formula, 3x3 by the
     trigonometric solution of the characteristic cubic (q + 2 p cos(phi + 2 pi / 3))."""

@@ -285,3 +285,42 @@ def test_a_finite_strain_cell_writes_its_averages(tmp_path):
     lam = np.array([cell.materials[name].lam for name in cell.phases])[cell.phase]
     np.testing.assert_allclose(cell_data(path, "first_piola_kirchhoff")[:, 8], lam * np.log(cell_data(path, "jacobian")),
                                rtol=1e-12)
+
+
+def compressed_square(law, compression):
+    """A square (two P1 elements) of ``law`` at its points, every node prescribed: F = diag(1 - compression load, 1)."""
+    mesh = skfem.MeshTri.init_tensor(np.linspace(0, 1, 2), np.linspace(0, 1, 2))
+    mesh = mesh.with_boundaries({"all": lambda x: np.ones(x.shape[1], dtype=bool)})
+    return Problem(mesh, law, dirichlet=[Dirichlet("all", lambda x: np.stack([-compression * x[0], 0 * x[1]]))])
+
+
+def test_micro_ellipticity_is_written_and_its_loss_named(tmp_path, caplog):
+    """Cells at the points of a square compressed homogeneously. (1) Cells of one Saint Venant-Kirchhoff law:
+    every micro point carries F, so the least micro ellipticity written per element is the law's own at F to
+    round-off. (2) A layered cell, a Saint Venant-Kirchhoff layer between stiff neo-Hookean ones, compressed
+    along the layers by 22.1 %: the layer loses ellipticity (near 21.9 %) while the cell stays stable (its
+    stiffness fails near 22.4 %); the loss is named once (step, load, element, micro element in the layer) in
+    the log and the run record, and the report has the micro table."""
+    caplog.set_level(logging.WARNING, logger="fe2")
+    law = fe2.SaintVenantKirchhoff(1.0, 0.3)
+    cell_mesh = skfem.MeshTri.init_tensor(np.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    homogeneous = fe2.Cell(cell_mesh.with_subdomains({"a": lambda x: x[0] < 0.5, "b": lambda x: x[0] > 0.5}),
+                           {"a": law, "b": law})
+    compressed_square(fe2.RVELaw(homogeneous), 0.25).solve(4, callback=MacroWriter(tmp_path / "homogeneous"))
+    for step in json.loads((tmp_path / "homogeneous" / "run.json").read_text())["steps"]:
+        expected = stability.ellipticity(law.response(kinematics.gradient(np.diag([1 - 0.25 * step["load"], 1.0])))[1])[0]
+        written = cell_data(tmp_path / "homogeneous" / f"step_{step['number']:03d}" / "macro.vtu", "micro_ellipticity")
+        np.testing.assert_allclose(written, expected, rtol=1e-10)
+        assert step["micro ellipticity"]["min"] == pytest.approx(float(expected), rel=1e-10)
+    assert not any(r.getMessage().startswith("micro ellipticity lost") for r in caplog.records)
+    layer = lambda x: np.abs(x[1] - 0.5) < 0.25  # noqa: E731
+    layered = fe2.Cell(cell_mesh.with_subdomains({"layer": layer, "outer": lambda x: ~layer(x)}),
+                       {"layer": law, "outer": fe2.NeoHookean(10.0, 0.3)})
+    steps = compressed_square(fe2.RVELaw(layered), 0.221).solve(4, callback=MacroWriter(tmp_path / "layered"))
+    record = json.loads((tmp_path / "layered" / "run.json").read_text())["steps"]
+    values = [s["micro ellipticity"]["min"] for s in record]
+    assert values[-2] > 0 >= values[-1] and np.all(np.diff(values) < 0) and len(steps) == 4
+    messages = [r.getMessage() for r in caplog.records if r.getMessage().startswith("micro ellipticity lost")]
+    assert len(messages) == 1 and messages[0].startswith("micro ellipticity lost at step 4, load 1")
+    assert record[-1]["micro ellipticity"]["micro element"] in layered.phase_elements[layered.phases.index("layer")]
+    assert "least micro value" in write_report(tmp_path / "layered", figures=False).read_text()

@@ -12,7 +12,8 @@ Hill-Mandel residual (element and centroid), the largest plastic strain and, per
 reports on its state (``law.record(state)``, e.g. :class:`fe2.surrogate.AdaptiveRVELaw`: the active
 fraction and the measured error), that report; at finite strain the least ellipticity of the macro
 tangent and where (:func:`fe2.io.writer.ellipticity_fields`), and on the first step where it is
-<= 0, "ellipticity loss" (also the record's top-level "stability"). A restarted run (a step
+<= 0, "ellipticity loss" (also the record's top-level "stability"); with cells, the least over
+their micro points, "micro ellipticity" (:func:`fe2.io.writer.micro_ellipticity_fields`). A restarted run (a step
 number that does not follow the last recorded one) drops the recorded steps from that number on,
 as the PVD series does. The file is replaced atomically, so a killed run leaves a readable record.
 :func:`fe2.io.report.write_report` turns it into a report.
@@ -32,7 +33,8 @@ from .files import atomic_write
 FILE = "run.json"
 
 
-def record_step(folder, step, problem, states, plastic_strain, hill_mandel, micro_points, stability=None, loss=None):
+def record_step(folder, step, problem, states, plastic_strain, hill_mandel, micro_points, stability=None, loss=None,
+                micro_stability=None):
     """Append ``step`` (a :class:`fe2.macro.Step`) to ``folder/run.json``; ``states``: gathered
     histories per phase; ``plastic_strain``, ``hill_mandel``: per macro element (as written to the
     VTU); ``micro_points``: the macro elements whose micro fields were written; ``stability``: the
@@ -52,6 +54,8 @@ def record_step(folder, step, problem, states, plastic_strain, hill_mandel, micr
     entry = step_entry(step, problem, states, plastic_strain, hill_mandel, micro_points)
     if stability is not None:
         entry["ellipticity"] = stability
+    if micro_stability is not None:   # the least ellipticity over the micro points of every cell
+        entry["micro ellipticity"] = micro_stability
     if loss is not None and loss["step"] == step.number:
         entry["ellipticity loss"] = loss
     record["steps"].append(entry)

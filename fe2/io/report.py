@@ -303,14 +303,25 @@ def _stability(record, steps):
         low = min(rows, key=lambda s: s["ellipticity"]["relative"])
         lines += [f"Strongly elliptic throughout: the least value stayed positive, down to "
                   f"{low['ellipticity']['relative']:.3g} of its value at F = I (step {low['number']}).", ""]
-    lines += ["| step | load | least value | relative | element | quadrature point | points <= 0 | seconds |",
-              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for s in rows:
-        e = s["ellipticity"]
-        lines.append(f"| {s['number']} | {s['load']:.4g} | {e['min']:.4g} | {e['relative']:.3g} | {e['element']} | "
-                     f"{e['quadrature point']} | {e['lost']} / {e['points']} | {e['seconds']:.3f} |")
-    lines.append("")
+    lines += _step_table(rows, "ellipticity", ("least value", "relative", "element", "quadrature point", "points <= 0",
+                                               "seconds"),
+                         lambda e: (f"{e['min']:.4g}", f"{e['relative']:.3g}", e["element"], e["quadrature point"],
+                                    f"{e['lost']} / {e['points']}", f"{e['seconds']:.3f}"))
+    micro = [s for s in steps if s.get("micro ellipticity")]
+    if micro:
+        lines += ["In the cells: the least value over every micro point of the cells of all macro points.", ""]
+        lines += _step_table(micro, "micro ellipticity", ("least micro value", "element", "quadrature point",
+                                                          "micro element", "seconds"),
+                             lambda e: (f"{e['min']:.4g}", e["element"], e["quadrature point"], e["micro element"],
+                                        f"{e['seconds']:.3f}"))
     return lines
+
+
+def _step_table(steps, key, columns, row):
+    """A table of the steps' entries ``key``: step, load, then the ``columns`` given by ``row(entry)``."""
+    lines = ["| step | load | " + " | ".join(columns) + " |", "| ---: | ---: | " + "---: | " * len(columns)]
+    lines += [f"| {s['number']} | {s['load']:.4g} | " + " | ".join(str(v) for v in row(s[key])) + " |" for s in steps]
+    return lines + [""]
 
 
 def _format_order(q):

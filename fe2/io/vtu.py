@@ -163,7 +163,8 @@ QUANTITIES = {
                    "flux": "flux", "plastic_strain": "-", "hill_mandel": "-", "phase": None},
     "finite strain": {"displacement": "length", "fluctuation": "length", "deformation_gradient": "-", "jacobian": "-",
                       "first_piola_kirchhoff": "stress", "cauchy_stress": "stress", "von_mises": "stress",
-                      "ellipticity": "stress", "ellipticity_normal": "-", "plastic_strain": "-", "hill_mandel": "-",
+                      "ellipticity": "stress", "ellipticity_normal": "-", "micro_ellipticity": "stress", "plastic_strain": "-",
+                      "hill_mandel": "-",
                       "phase": None},
 }
 

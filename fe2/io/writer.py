@@ -109,6 +109,7 @@ class MacroWriter:
         self.entries = []        # (load, macro file) of macro.pvd
         self.micro_entries = []  # (load, placed micro file, part) of micro.pvd
         self.loss = None         # finite strain: where and when the ellipticity first vanished (a dict)
+        self.micro_loss = None   # the same in some cell's micro points
         self._previous = None    # (load, least ellipticity) of the last step written
 
     def __call__(self, step, u, states, problem):
@@ -127,6 +128,7 @@ class MacroWriter:
         strain_e, stress_e = element_average(body, strain), element_average(body, stress)
         p, hill_mandel = self.point_summaries(problem, states)
         point, cell, stress_zz, summary = {}, {"plastic_strain": p, "hill_mandel": hill_mandel}, None, None
+        micro = None   # finite strain with cells: the least micro ellipticity of the step
         if body.physics.name == "finite strain":
             if body.dim == 2:  # plane strain: P_zz of each point's law or cell
                 stress_zz = element_average(body, body.out_of_plane_stress(strain, states))
@@ -134,6 +136,10 @@ class MacroWriter:
                 least, normal, summary = ellipticity_fields(problem, step.tangent)
                 cell["ellipticity"], cell["ellipticity_normal"] = least, pad(normal)
                 self._check_stability(step, summary)
+            micro_least, micro = micro_ellipticity_fields(problem, states)
+            if micro is not None:
+                cell["micro_ellipticity"] = micro_least
+                self._check_micro_stability(step, micro)
         elif body.physics.name == "elasticity":
             full = pad_tensor(from_mandel(stress_e)).reshape(-1, 3, 3)
             if body.dim == 2:  # plane strain: sigma_zz of each point's law or cell
@@ -162,7 +168,8 @@ class MacroWriter:
             write_pvd(self.folder / "micro.pvd", self.micro_entries)
         if self.units:
             _write_units(self.folder / "units.json", self.units, macro_units, micro_units)
-        record_step(self.folder, step, problem, states, p, hill_mandel, points, stability=summary, loss=self.loss)
+        record_step(self.folder, step, problem, states, p, hill_mandel, points, stability=summary, loss=self.loss,
+                    micro_stability=micro)
 
     def _check_stability(self, step, summary):
         """Keep the first loss of ellipticity (logged as a WARNING once): the step, its load, the point
@@ -185,6 +192,15 @@ class MacroWriter:
                        "" if estimate is None else f" (vanishing at load ~{estimate:.4g} by interpolation)",
                        summary["min"], summary["element"], summary["quadrature point"], where,
                        ", ".join(f"{x:.3f}" for x in summary["normal"]))
+
+    def _check_micro_stability(self, step, micro):
+        """Log (WARNING, once per run) the first step where a micro point of some cell loses ellipticity."""
+        if self.micro_loss is not None or not micro["min"] <= 0:
+            return
+        self.micro_loss = {"step": int(step.number), "load": float(step.load), **micro}
+        logger.warning("micro ellipticity lost at step %d, load %.4g: least acoustic-tensor value %.3g <= 0 in the cell "
+                       "of element %d, quadrature point %d (micro element %d)", step.number, step.load, micro["min"],
+                       micro["element"], micro["quadrature point"], micro["micro element"])
 
     @staticmethod
     def point_summaries(problem, states):
@@ -263,6 +279,31 @@ def ellipticity_fields(problem, tangent):
                "normal": normal[element].tolist(), "lost": int(np.sum(values <= 0)), "points": int(values.size),
                "seconds": seconds}
     return least, normal, summary
+
+
+def micro_ellipticity_fields(problem, states):
+    """Finite strain: per macro element the least ellipticity over the micro points of the cells at its
+    quadrature points (:meth:`fe2.RVELaw.micro_ellipticity`; NaN where no phase has cells), and a
+    summary ("min", "element", "quadrature point", "micro element", "seconds"), or (None, None) when no
+    phase is cell-backed."""
+    body = problem.body
+    clock = time.perf_counter()
+    values = np.full(body.dx.shape, np.nan)
+    micro = np.full(body.dx.shape, -1)
+    found = False
+    for index, name in enumerate(body.phases):
+        law, state = body.materials[name], states.get(name)
+        if state is None or not callable(getattr(law, "micro_ellipticity", None)):
+            continue
+        elements = body.phase_elements[index]
+        values[elements], micro[elements] = law.micro_ellipticity(state)
+        found = True
+    if not found or np.all(np.isnan(values)):
+        return None, None
+    element, q = np.unravel_index(np.nanargmin(values), values.shape)
+    summary = {"min": float(values[element, q]), "element": int(element), "quadrature point": int(q),
+               "micro element": int(micro[element, q]), "seconds": time.perf_counter() - clock}
+    return np.fmin.reduce(values, axis=1), summary   # NaN where no point has a cell
 
 
 def _earlier_stability(folder, number):

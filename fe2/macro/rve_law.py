@@ -26,6 +26,7 @@ import numpy as np
 from ..cell import linalg, nonlinear
 from ..cell.conditions import condition
 from ..materials.hyperelastic import deformations
+from .. import stability
 from ..materials.law import DeformationError, Law
 from ..materials.viscoelastic import advance as advance_states, check_step, rate_dependent
 from ..parallel import Progress, WorkerLost
@@ -273,6 +274,25 @@ class RVELaw(Law):
         p = np.array([self.plastic_strain(h) for h in histories.ravel()]).reshape(histories.shape)
         hm = np.array([0.0 if h is None else h["hill_mandel"] for h in histories.ravel()]).reshape(histories.shape)
         return p, hm
+
+    def micro_ellipticity(self, state):
+        """Finite strain: per point (the shape of the state's points), the least value of the acoustic
+        tensor over every micro point of its converged cell (:func:`fe2.stability.ellipticity` of the
+        micro tangents at the cell's field and history), and the micro element where it is taken (-1
+        and NaN for a point without history). Costs a constitutive evaluation and ~15 us (2D) per
+        micro point: for output steps."""
+        if self.physics != "finite strain":
+            raise ValueError(f"the ellipticity of the micro tangent is a finite-strain measure; this cell is {self.physics}")
+        histories = np.asarray(self.histories(state), dtype=object)
+        least, where = np.full(histories.shape, np.nan), np.full(histories.shape, -1)
+        for index in np.ndindex(histories.shape):
+            history = histories[index]
+            if history is not None:
+                tangent = self.cell.respond(self.cell.strain(history["field"]), history["micro"])[1]
+                values = stability.ellipticity(tangent)[0].min(axis=1)     # per micro element
+                where[index] = int(np.argmin(values))
+                least[index] = values[where[index]]
+        return least, where
 
     def out_of_plane_stress(self, strain, state=None):
         """Plane strain: sigma_zz of the points (...,), the cell average of the micro sigma_zz
