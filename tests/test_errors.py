@@ -94,7 +94,7 @@ def test_elements_without_phase_and_mesh_without_phases():
 
 def test_mixed_physics():
     mesh = structured(2, 4, matrix=lambda x: x[0] < 0.5, inclusion=lambda x: x[0] >= 0.5)
-    with pytest.raises(ValueError, match="all elastic or all conductors"):
+    with pytest.raises(ValueError, match="must all be of one physics .* conduction: .* elasticity: "):
         fe2.Cell(mesh, {"matrix": fe2.Conductor(1.0), "inclusion": fe2.Isotropic(1.0, 0.3)})
 
 
@@ -233,8 +233,11 @@ def test_the_library_table_of_bad_input_is_what_fe2_does():
                                        fe2.macro.Dirichlet("bottom", 0.0, components=(1,)),
                                        fe2.macro.Dirichlet("right", 0.6, components=(0,))])
     coarse = skfem.MeshTri.init_tensor(np.linspace(0, 1, 3), np.linspace(0, 1, 3)).with_defaults()
-    namespace = {"fe2": fe2, "bar": bar, "coarse": coarse, "fine": coarse.refined(2), "law": fe2.Conductor(1.0)}
-    kinds = {"ValueError": ValueError, "TypeError": TypeError, "StrainRangeWarning": fe2.materials.law.StrainRangeWarning}
+    rubber = fe2.Cell(coarse.with_subdomains({"rubber": lambda x: x[0] > -1}), {"rubber": fe2.NeoHookean(1.0, 0.45)})
+    namespace = {"fe2": fe2, "bar": bar, "coarse": coarse, "fine": coarse.refined(2), "law": fe2.Conductor(1.0),
+                 "rubber": rubber}
+    kinds = {"ValueError": ValueError, "TypeError": TypeError, "StrainRangeWarning": fe2.materials.law.StrainRangeWarning,
+             "DeformationError": fe2.materials.DeformationError}
     rows = doc_table("In the library")
     assert len(rows) >= 8
     for what, call, kind, message in rows:
@@ -259,7 +262,8 @@ def test_every_class_of_bad_input_has_its_row():
                    "notes.msh", "fe2 report missing", "--restart", "--out earlier"):
         assert needed in commands, needed
     for needed in ('solve(float("nan"))', 'Dirichlet("right", float("nan"))', "Traction(", "workers=0",
-                   'boundary="linear", oversampling=3.0', "bar.solve([0.1, 0.5, 1.0])"):
+                   'boundary="linear", oversampling=3.0', "bar.solve([0.1, 0.5, 1.0])",
+                   '[[-1.0, 0.0], [0.0, 1.0]], "periodic"', "mixed.solve(", "cutoff=0.5", "NeoHookean(1.0, 0.3).response("):
         assert needed in calls, needed
 
 

@@ -54,7 +54,10 @@ class Body:
             check_law(law, name)
         kinds = {law.physics for law in self.materials.values()}
         if len(kinds) != 1:
-            raise ValueError(f"materials must be all elastic or all conductors, got {self.materials}")
+            by_physics = ", ".join(f"{kind}: {sorted(n for n, law in self.materials.items() if law.physics == kind)}"
+                                   for kind in sorted(kinds))
+            raise ValueError(f"materials must all be of one physics (small-strain elastic, finite-strain elastic or "
+                             f"conductors), got {by_physics}")
         self.physics = PHYSICS[kinds.pop()](self.dim)
         self.plane = plane_of(self.materials, self.dim)  # 2D elasticity: "strain" or "stress", as the laws say
         shared = [name for name, law in self.materials.items()
