@@ -3,6 +3,7 @@ the small-strain limit, frame indifference, and the kernel's cells at finite str
 
 import numpy as np
 import pytest
+import scipy.optimize
 import skfem
 
 import fe2
@@ -177,3 +178,35 @@ def test_cell_at_tiny_gradients_has_no_cancellation(bc):
     t = np.array([1e-5, 1e-9])
     errors = [np.abs(nonlinear.solve(cell, s * d, bc).stress / s - A0 @ d).max() / np.abs(A0 @ d).max() for s in t]
     assert np.log(errors[0] / errors[1]) / np.log(t[0] / t[1]) == pytest.approx(1.0, abs=0.02), errors
+
+
+@pytest.mark.parametrize("law", [fe2.NeoHookean(10.0, 0.3, plane="stress"), fe2.SaintVenantKirchhoff(10.0, 0.3, plane="stress")],
+                         ids=lambda law: type(law).__name__)
+def test_plane_stress_laws(law):
+    """Plane stress: at F = diag(a, b) with P_yy = 0 (b solved by the test) the law is the 3D law in uniaxial
+    stress, F = diag(a, b, b): the same P_xx, P_zz = 0 held, F_zz = b; the condensed tangent equals central
+    differences of P and is symmetric; at F = I it is Isotropic(E, nu, plane="stress")'s stiffness, and the
+    relative error of P stays O(t) down to |H| = 1e-9."""
+    three = type(law)(law.E, law.nu)
+    P3 = lambda b: three.response(kinematics.gradient(np.diag([1.4, b, b])))[0]  # noqa: E731
+    b = scipy.optimize.brentq(lambda b: P3(b)[4], 0.5, 1.0, xtol=1e-15)
+    H = np.array([0.4, 0.0, 0.0, b - 1])
+    np.testing.assert_allclose(law.response(H)[0], [P3(b)[0], 0, 0, 0], atol=1e-12 * law.E)
+    assert law.thickness_stretch(H) == pytest.approx(b, rel=1e-13)
+    H = 0.2 * np.random.default_rng(0).standard_normal((5, 4))
+    P, A, _ = law.response(H)
+    h = 1e-6
+    fd = np.stack([(law.response(H + e)[0] - law.response(H - e)[0]) / (2 * h) for e in h * np.eye(4)], -1)
+    np.testing.assert_allclose(fd, A, atol=1e-7 * law.E)
+    np.testing.assert_array_equal(A, np.swapaxes(A, -1, -2))
+    C = fe2.Isotropic(law.E, law.nu, plane="stress").tensor(2)
+    np.testing.assert_allclose(kinematics.symmetric_part(law.response(np.zeros(4))[1]), C, atol=1e-12 * law.E)
+    d = np.array([1.0, 0.2, -0.3, -0.4])
+    for t in (1e-6, 1e-9):
+        exact = kinematics.from_mandel_stiffness(C) @ d
+        assert np.abs(law.response(t * d)[0] / t - exact).max() < 20 * t * np.abs(exact).max()
+    cell = fe2.Cell(square(4), {"particle": law, "matrix": law})     # a plane-stress cell returns its law
+    assert cell.plane == "stress"
+    solution = nonlinear.solve(cell, H[0], "periodic")
+    np.testing.assert_allclose(solution.stress, P[0], atol=1e-12 * law.E)
+    np.testing.assert_allclose(solution.tangent, A[0], atol=1e-11 * law.E)

@@ -324,3 +324,27 @@ def test_micro_ellipticity_is_written_and_its_loss_named(tmp_path, caplog):
     assert len(messages) == 1 and messages[0].startswith("micro ellipticity lost at step 4, load 1")
     assert record[-1]["micro ellipticity"]["micro element"] in layered.phase_elements[layered.phases.index("layer")]
     assert "least micro value" in write_report(tmp_path / "layered", figures=False).read_text()
+
+
+def test_plane_stress_square_is_the_3d_uniaxial_stretch(tmp_path):
+    """A plane-stress neo-Hookean square stretched 30 % with its lateral side free is in 3D uniaxial stress:
+    F = diag(1.3, b, b) with P_yy = P_zz = 0 of the 3D law (b solved by the test): the written F (its zz the
+    law's thickness stretch), J = 1.3 b^2, P (P_zz = 0), the Cauchy stress and the reaction P_xx."""
+    law = fe2.NeoHookean(10.0, 0.3, plane="stress")
+    problem = Problem(square(2), law, dirichlet=[Dirichlet("left", 0.0, components=(0,)),
+                                                 Dirichlet("bottom", 0.0, components=(1,)),
+                                                 Dirichlet("right", 0.3, components=(0,))])
+    assert problem.body.plane == "stress"
+    problem.solve(2, tol=1e-12, callback=MacroWriter(tmp_path))
+    three = fe2.NeoHookean(10.0, 0.3)
+    P3 = lambda b: three.response(kinematics.gradient(np.diag([1.3, b, b])))[0]  # noqa: E731
+    b = scipy.optimize.brentq(lambda b: P3(b)[4], 0.5, 1.0, xtol=1e-15)
+    vtu = tmp_path / "step_002" / "macro.vtu"
+    F = cell_data(vtu, "deformation_gradient").reshape(-1, 3, 3)
+    np.testing.assert_allclose(F, np.broadcast_to(np.diag([1.3, b, b]), F.shape), atol=1e-11)
+    np.testing.assert_allclose(cell_data(vtu, "jacobian"), 1.3 * b * b, rtol=1e-11)
+    P = cell_data(vtu, "first_piola_kirchhoff").reshape(-1, 3, 3)
+    np.testing.assert_allclose(P, np.broadcast_to(np.diag([P3(b)[0], 0.0, 0.0]), P.shape), atol=1e-10 * law.E)
+    np.testing.assert_allclose(cell_data(vtu, "cauchy_stress").reshape(-1, 3, 3)[:, 0, 0], P3(b)[0] / (b * b), rtol=1e-10)
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["steps"][-1]["reactions"]["right"][0] == pytest.approx(P3(b)[0], rel=1e-10)

@@ -259,6 +259,22 @@ class Body:
                 stress[elements], new[name] = (C @ strain[elements][..., None])[..., 0], None
         return stress, tangent, new
 
+    def thickness_stretch(self, strain):
+        """F_zz (nel, nqp) of a 2D finite-strain body at the gradients (nel, nqp, 4): 1 in plane strain;
+        in plane stress each phase's ``law.thickness_stretch`` (F_zz solved from P_zz = 0), NaN for a
+        law without one (a cell-backed point)."""
+        if self.physics.name != "finite strain" or self.dim != 2:
+            raise ValueError(f"F_zz is the thickness stretch of a 2D finite-strain body, not of {self.kind}")
+        if self.plane != "stress":
+            return np.ones(self.dx.shape)
+        out = np.full(self.dx.shape, np.nan)
+        for index, name in enumerate(self.phases):
+            law = self.materials[name]
+            if hasattr(law, "thickness_stretch"):
+                elements = self.phase_elements[index]
+                out[elements] = law.thickness_stretch(np.asarray(strain, dtype=float)[elements])
+        return out
+
     def out_of_plane_stress(self, strain, states=None):
         """sigma_zz (nel, nqp) at the quadrature points of this 2D (plane-strain) elastic body for the
         strain field (nel, nqp, 3) and the phases' states (dict phase -> state, as :meth:`respond`

@@ -72,7 +72,8 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
         point["displacement"] = pad(nodal)
         if fluct is not None:
             point["fluctuation"] = pad(fluct)
-        cells.update(finite_strain_fields(strain, element_average(cell, stress), stress_zz))
+        stretch = element_average(cell, cell.thickness_stretch(strain_qp)) if cell.plane == "stress" else None
+        cells.update(finite_strain_fields(strain, element_average(cell, stress), stress_zz, stretch))
         return point, cells
     stress = element_average(cell, cell.linearize().stress(u) if stress is None else stress)
     if cell.physics.name == "elasticity":
@@ -97,11 +98,11 @@ def cell_fields(cell, u, macro_strain=None, stress=None, stress_zz=None):
     return point, cells
 
 
-def finite_strain_fields(H, P, P_zz=None):
+def finite_strain_fields(H, P, P_zz=None, F_zz=None):
     """The cell data of a finite-strain field from element values of the displacement gradient H and
-    the first Piola-Kirchhoff stress P (nel, dim^2, row-major, :mod:`fe2.kinematics`) and, in 2D
-    plane strain, P_zz (nel,) (None: not known, NaN): full 3x3 row-major arrays (9 components, 2D
-    padded with F_zz = 1)
+    the first Piola-Kirchhoff stress P (nel, dim^2, row-major, :mod:`fe2.kinematics`) and, in 2D,
+    P_zz (nel,) (plane strain; None: not known, NaN) and F_zz (nel,) (plane stress, the thickness
+    stretch; None: 1, plane strain): full 3x3 row-major arrays (9 components, 2D padded)
 
         deformation_gradient   F = I + H
         jacobian               J = det F
@@ -116,6 +117,8 @@ def finite_strain_fields(H, P, P_zz=None):
     P3 = pad_tensor(kinematics.from_vector(P)).reshape(-1, 3, 3)
     if dim == 2:
         P3[:, 2, 2] = np.nan if P_zz is None else P_zz
+        if F_zz is not None:
+            F[:, 2, 2] = F_zz
     J = np.linalg.det(F)
     sigma = kinematics.cauchy(P3, F)
     fields = {"deformation_gradient": F.reshape(-1, 9), "jacobian": J, "first_piola_kirchhoff": P3.reshape(-1, 9),

@@ -122,7 +122,7 @@ def plane_of(materials, dim):
     """The 2D hypothesis, "strain" or "stress", of the elastic laws ``materials`` (dict phase -> law)
     of a ``dim``-dimensional body; None for conduction and for 3D. ValueError naming the phases when
     plane-stress and plane-strain laws are mixed, or a plane-stress law is given to a 3D body."""
-    if any(law.physics != "elasticity" for law in materials.values()):
+    if any(law.physics not in ("elasticity", "finite strain") for law in materials.values()):
         return None
     planes = {name: getattr(law, "plane", "strain") for name, law in materials.items()}
     stress = [name for name, plane in planes.items() if plane == "stress"]
