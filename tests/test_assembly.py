@@ -22,6 +22,16 @@ def reference(body, tangent, dof_map, n):
     return sp.csr_matrix((K[keep], (I[keep], J[keep])), shape=(n, n)).toarray()
 
 
+def assert_periodic_stiffness(cell, tangent):
+    """The periodic stiffness of ``tangent`` assembled on the cell's pattern (the compiled kernel, from the
+    virgin values where it can) equals the sum of the element matrices (:func:`reference`) to round-off."""
+    dof_map, n = cell.constraint("periodic")
+    expected = reference(cell, tangent, dof_map, n)
+    pattern = cell.pattern("periodic")
+    upper = pattern.matrix(cell.linearize(tangent).stiffness(pattern)).toarray()
+    np.testing.assert_allclose(upper + np.triu(upper, 1).T, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+
+
 def random_tangents(body, per_point, seed=0):
     """Symmetric positive definite tangents (nel, 1 or nqp, n, n), different everywhere."""
     rng = np.random.default_rng(seed)
@@ -66,12 +76,7 @@ def test_periodic_wrap_inside_one_element_layer_doubles_the_diagonal_pair():
     mesh = fe2.geometry.voxel.voxel_mesh((np.arange(6) < 3)[:, None].astype(int), spacing=(1 / 6, 1.0),
                                          names={0: "b", 1: "a"}, kind="tri")
     cell = fe2.Cell(mesh, {"a": fe2.Isotropic(E=1.0, nu=0.3), "b": fe2.Isotropic(E=10.0, nu=0.2)})
-    dof_map, n = cell.constraint("periodic")
-    tangent = random_tangents(cell, per_point=False, seed=3)
-    expected = reference(cell, tangent, dof_map, n)
-    pattern = cell.pattern("periodic")
-    upper = pattern.matrix(cell.linearize(tangent).stiffness(pattern)).toarray()
-    np.testing.assert_allclose(upper + np.triu(upper, 1).T, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+    assert_periodic_stiffness(cell, random_tangents(cell, per_point=False, seed=3))
 
 
 def test_a_free_dof_that_no_element_couples_is_refused():
@@ -99,16 +104,12 @@ def test_stiffness_from_the_virgin_values_plus_the_changed_elements(name):
     order = 2 if name.endswith("P2") else 1
     cell = fe2.Cell(CELLS[name](), {"matrix": fe2.Isotropic(E=1.0, nu=0.3), "inclusion": fe2.Isotropic(E=7.0, nu=0.2)},
                     order=order)
-    dof_map, n = cell.constraint("periodic")
-    pattern = cell.pattern("periodic")
     rng = np.random.default_rng(4)
     for fraction in (0.0, 0.1, 1.0):
         tangent = np.array(np.broadcast_to(cell.elastic_tangent, cell.dx.shape[:1] + cell.elastic_tangent.shape[1:]))
         changed = rng.random(tangent.shape[0]) < fraction
         tangent[changed] = random_tangents(cell, per_point=False, seed=5)[changed]
-        expected = reference(cell, tangent, dof_map, n)
-        upper = pattern.matrix(cell.linearize(tangent).stiffness(pattern)).toarray()
-        np.testing.assert_allclose(upper + np.triu(upper, 1).T, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+        assert_periodic_stiffness(cell, tangent)
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -158,9 +159,4 @@ def test_the_structure_of_b_and_the_assembly_that_skips_its_zeros(law, name):
     outside = np.ones(cell.B.shape[2:], dtype=bool)      # (n, nloc)
     outside[cell.rows, np.arange(cell.B.shape[3])[:, None]] = False
     assert not np.any(cell.B[:, :, outside]) and np.all(np.any(cell.B != 0, axis=(0, 1))[~outside])
-    dof_map, n = cell.constraint("periodic")
-    tangent = random_tangents(cell, per_point=True, seed=2)
-    expected = reference(cell, tangent, dof_map, n)
-    pattern = cell.pattern("periodic")
-    upper = pattern.matrix(cell.linearize(tangent).stiffness(pattern)).toarray()
-    np.testing.assert_allclose(upper + np.triu(upper, 1).T, expected, rtol=0, atol=1e-13 * np.abs(expected).max())
+    assert_periodic_stiffness(cell, random_tangents(cell, per_point=True, seed=2))

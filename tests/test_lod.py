@@ -3,6 +3,9 @@ the patches cover the domain, the coarse FEM when the fine mesh is the coarse on
 of the localization error in k, no resonance as H passes eps, the rate in H on a layered problem
 with an exact solution, rigid motions in elasticity, executors, and the errors for bad input."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,6 +16,9 @@ from fe2.cell.body import Body
 from fe2.macro import Dirichlet, Problem
 from fe2.msfem import LOD, MsFEM, NestingError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cases"))
+from msfem_resonance import HouWu  # noqa: E402  (the Hou-Wu coefficient of the resonance study, picklable)
+
 SIDES = ("left", "right", "bottom", "top")
 ZERO = [Dirichlet(side, 0.0) for side in SIDES]
 
@@ -20,17 +26,6 @@ ZERO = [Dirichlet(side, 0.0) for side in SIDES]
 def grid(n, tri=False):
     x = np.linspace(0, 1, n + 1)
     return (skfem.MeshTri if tri else skfem.MeshQuad).init_tensor(x, x).with_defaults()
-
-
-class HouWu:
-    """The oscillating coefficient of Hou & Wu (1997), period eps (picklable for the executors)."""
-
-    def __init__(self, eps):
-        self.eps = eps
-
-    def __call__(self, x):
-        X, Y = 2 * np.pi * x[0] / self.eps, 2 * np.pi * x[1] / self.eps
-        return (2 + 1.8 * np.sin(X)) / (2 + 1.8 * np.cos(Y)) + (2 + np.sin(Y)) / (2 + 1.8 * np.sin(X))
 
 
 def fine_solve(fine, law, conditions, body_force):

@@ -2,6 +2,9 @@
 coefficient, partition of unity, convergence to an exact solution, oversampling against resonance,
 rigid motions in elasticity, and the errors for bad input."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import skfem
@@ -9,6 +12,9 @@ import skfem
 import fe2
 from fe2.macro import Dirichlet, Problem
 from fe2.msfem import MsFEM, NestingError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "cases"))
+from msfem_resonance import HouWu  # noqa: E402  (the Hou-Wu coefficient of the resonance study)
 
 SIDES = ("left", "right", "bottom", "top")
 
@@ -31,14 +37,7 @@ def smooth_layers(x, d=0.6, k=3):
     return 1 / (1 + d * np.cos(2 * np.pi * k * x[0]))
 
 
-def hou_wu(x, eps):
-    """The oscillating coefficient of Hou & Wu (1997), P = 1.8."""
-    X, Y = 2 * np.pi * x[0] / eps, 2 * np.pi * x[1] / eps
-    return (2 + 1.8 * np.sin(X)) / (2 + 1.8 * np.cos(Y)) + (2 + np.sin(Y)) / (2 + 1.8 * np.sin(X))
-
-
-def resonant(x):
-    return hou_wu(x, 1 / 16)
+resonant = HouWu(1 / 16)   # the oscillating coefficient of Hou & Wu (1997), P = 1.8
 
 
 def wavy(x):
